@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# `make test`: lint, types, import contracts, then pytest on SQLite and on PostgreSQL.
+set -uo pipefail
+bin=.venv/bin
+status=0
+step() { echo; echo "==> $*"; }
+
+step "ruff (lint + format check)"
+"$bin/ruff" check src tests bench || status=1
+"$bin/ruff" format --check src tests bench || status=1
+step "mypy"
+"$bin/mypy" || status=1
+step "import-linter"
+"$bin/lint-imports" || status=1
+if [ "${1:-}" = "--lint-only" ]; then exit $status; fi
+
+# Browser tests need Chromium from Debian; install it when we can, and never skip on CI.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    step "installing Debian's chromium for the browser tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "chromium could not be installed"
+  fi
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "${CI:-}" = "true" ]; then echo "FAIL: CI needs /usr/bin/chromium for the browser tests"; exit 1; fi
+  echo "NOTE: browser tests SKIPPED: /usr/bin/chromium is missing (install Debian's chromium)."
+fi
+
+data_dir=$(mktemp -d)
+trap 'rm -rf "$data_dir"' EXIT
+export PULSEBOARD_DATA_DIR="$data_dir"
+unset DATABASE_URL
+
+step "pytest on SQLite"
+"$bin/pytest" -q "$@"
+rc=$?
+[ $rc -eq 0 ] || status=1
+
+pg_url=${PULSEBOARD_TEST_POSTGRES_URL:-}
+if [ -z "$pg_url" ] && "$bin/python" scripts/pg_probe.py postgresql://postgres@127.0.0.1:5432/postgres; then
+  pg_url=postgresql://postgres@127.0.0.1:5432/test
+fi
+if [ -n "$pg_url" ]; then
+  if ! "$bin/python" scripts/pg_probe.py "$pg_url"; then
+    echo "FAIL: PULSEBOARD_TEST_POSTGRES_URL is set but PostgreSQL does not answer at it"
+    exit 1
+  fi
+  step "pytest on PostgreSQL (database tests)"
+  DATABASE_URL="$pg_url" \
+  PULSEBOARD_SECRET_KEY=test-only-secret-key-not-for-production \
+  PULSEBOARD_ENCRYPTION_KEYS=$("$bin/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
+    "$bin/pytest" -q --db-only "$@"
+  rc=$?
+  [ $rc -eq 0 ] || status=1
+else
+  echo
+  echo "NOTE: PostgreSQL leg SKIPPED: nothing answers at 127.0.0.1:5432 and"
+  echo "      PULSEBOARD_TEST_POSTGRES_URL is not set. Only SQLite was tested."
+fi
+echo
+if [ $status -eq 0 ]; then echo "make test: all green"; else echo "make test: FAILED"; fi
+exit $status

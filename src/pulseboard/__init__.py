@@ -1,0 +1,1 @@
+"""Pulseboard: an organization's headline numbers, always current."""

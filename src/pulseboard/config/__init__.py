@@ -1,0 +1,1 @@
+"""Django project configuration: the typed settings object, settings, URLs and WSGI entry."""

@@ -1,0 +1,175 @@
+"""Django settings, derived entirely from the typed ``Env`` object."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from typing import Any
+
+import dj_database_url
+from csp.constants import NONE, SELF
+
+from pulseboard.config.env import get_env, resolve_keys
+
+ENV = get_env()
+SECRET_KEY, ENCRYPTION_KEYS = resolve_keys(ENV)
+DEBUG = ENV.debug
+ALLOWED_HOSTS = ENV.split(ENV.allowed_hosts)
+CSRF_TRUSTED_ORIGINS = ENV.split(ENV.csrf_trusted_origins)
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "template_partials",
+    "ninja",
+    "pulseboard.orgs",
+    "pulseboard.indicators",
+    "pulseboard.history",
+    "pulseboard.audit",
+    "pulseboard.connectors",
+    "pulseboard.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "pulseboard.orgs.middleware.CurrentOrgMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "pulseboard.config.urls"
+WSGI_APPLICATION = "pulseboard.config.wsgi.application"
+AUTH_USER_MODEL = "orgs.User"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "pulseboard.orgs.context_processors.current_org",
+            ],
+        },
+    }
+]
+
+
+def _database() -> dict[str, Any]:
+    if ENV.uses_postgres:
+        config: dict[str, Any] = dj_database_url.parse(ENV.database_url, conn_max_age=60)
+        config["CONN_HEALTH_CHECKS"] = True
+        config.setdefault("OPTIONS", {})["connect_timeout"] = 5
+        return config
+    ENV.data_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(ENV.data_dir / "pulseboard.sqlite3"),
+        "OPTIONS": {
+            # IMMEDIATE: a write transaction takes the lock up front, so two writers
+            # queue on busy_timeout instead of one failing mid-transaction.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            ),
+        },
+        # A file (not :memory:) so live-server and concurrency tests share one database;
+        # unique per process so parallel test runs never collide.
+        "TEST": {
+            "NAME": str(
+                tempfile.gettempdir() + f"/pulseboard-test-{uuid.uuid4().hex[:12]}.sqlite3"
+            )
+        },
+    }
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = str(ENV.data_dir / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = ENV.secure_cookies
+CSRF_COOKIE_SECURE = ENV.secure_cookies
+SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "pulseboard@localhost"
+
+PULSEBOARD = {
+    "BASE_URL": ENV.base_url.rstrip("/"),
+    "ALLOW_PRIVATE_CIDRS": ENV.allow_private_cidrs,
+    "CA_BUNDLE": ENV.ca_bundle,
+    "WORKER_CONCURRENCY": ENV.worker_concurrency,
+    "WORKER_BATCH_SIZE": ENV.worker_batch_size,
+    "WORKER_POLL_SECONDS": ENV.worker_poll_seconds,
+    "API_WRITE_RATE": ENV.api_write_rate,
+    "GOOGLE_CLIENT_ID": ENV.google_client_id,
+    "GOOGLE_CLIENT_SECRET": (
+        ENV.google_client_secret.get_secret_value() if ENV.google_client_secret else ""
+    ),
+    "GOOGLE_AUTH_URL": ENV.google_auth_url,
+    "GOOGLE_TOKEN_URL": ENV.google_token_url,
+    "GOOGLE_REVOKE_URL": ENV.google_revoke_url,
+    "GOOGLE_SHEETS_URL": ENV.google_sheets_url.rstrip("/"),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": ENV.log_level},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

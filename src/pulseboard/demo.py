@@ -1,0 +1,108 @@
+"""The demo organization: realistic KPIs across all four shapes with months of history."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+
+from pulseboard.core.actors import Actor
+from pulseboard.history.services import history_backfill
+from pulseboard.indicators.services import kpi_create
+from pulseboard.orgs.models import Organization
+from pulseboard.orgs.services import admin_bootstrap
+
+DEMO_ORG = "Acme Demo"
+DEMO_EMAIL = "demo@pulseboard.local"
+DEMO_PASSWORD = "pulseboard-demo"
+DAYS = 182
+
+
+@dataclass(frozen=True)
+class DemoKpi:
+    fields: dict[str, Any]
+    series: Callable[[int, random.Random], float]  # day index (0 = oldest) -> value
+
+
+def _wave(day: int, period: float) -> float:
+    return math.sin(2 * math.pi * day / period)
+
+
+DEMO_KPIS = [
+    DemoKpi(
+        {"title": "Uptime", "shape": "stay_above", "threshold": 99.9, "warn_at": 99.95,
+         "unit_type": "percentage", "display_format": "decimal_2", "category": "lagging",
+         "expected_every": "1d",
+         "description": "Share of minutes the public API answered health checks."},
+        lambda d, r: round(min(100.0, 99.965 + 0.02 * _wave(d, 30) + r.gauss(0, 0.012)), 3),
+    ),
+    DemoKpi(
+        {"title": "ARR", "shape": "trend", "direction": "up", "baseline": 1_200_000,
+         "unit_type": "currency", "unit_label": "USD", "display_format": "integer",
+         "category": "lagging", "description": "Annual recurring revenue, from billing."},
+        lambda d, r: round(1_050_000 + d * 4_400 + r.gauss(0, 6_000), -2),
+    ),
+    DemoKpi(
+        {"title": "NPS", "shape": "stay_above", "threshold": 35, "warn_at": 40,
+         "unit_type": "number", "display_format": "integer", "category": "lagging"},
+        lambda d, r: round(41 + 4 * _wave(d, 60) + r.gauss(0, 1.5)),
+    ),
+    DemoKpi(
+        {"title": "p95 API latency", "shape": "stay_below", "threshold": 500, "warn_at": 400,
+         "unit_type": "time", "unit_label": "ms", "display_format": "integer",
+         "category": "leading"},
+        lambda d, r: round(360 + 40 * _wave(d, 21) + r.gauss(0, 18)),
+    ),
+    DemoKpi(
+        {"title": "Monthly churn", "shape": "stay_below", "threshold": 3.0, "warn_at": 2.5,
+         "unit_type": "percentage", "display_format": "decimal_1", "category": "lagging"},
+        lambda d, r: round(2.6 - d * 0.003 + r.gauss(0, 0.08), 2),
+    ),
+    DemoKpi(
+        {"title": "Sessions per user", "shape": "stay_between", "lower": 3, "upper": 7,
+         "warn_margin": 0.5, "unit_type": "number", "display_format": "decimal_1",
+         "category": "leading"},
+        lambda d, r: round(4.4 + 0.6 * _wave(d, 45) + r.gauss(0, 0.2), 2),
+    ),
+    DemoKpi(
+        {"title": "Support backlog", "shape": "trend", "direction": "down",
+         "baseline_mode": "prior_period", "baseline_period": "30d",
+         "unit_type": "number", "display_format": "integer", "category": "leading"},
+        lambda d, r: max(0.0, round(140 - d * 0.35 + 12 * _wave(d, 14) + r.gauss(0, 5))),
+    ),
+    DemoKpi(
+        {"title": "MTTR", "shape": "stay_below", "threshold": 4, "warn_at": 3,
+         "unit_type": "time", "unit_label": "h", "display_format": "decimal_1",
+         "category": "lagging", "description": "Mean time to restore after an incident."},
+        lambda d, r: round(max(0.5, 2.8 + 0.7 * _wave(d, 40) + r.gauss(0, 0.3)), 1),
+    ),
+]
+
+
+def demo_exists() -> bool:
+    return Organization.objects.filter(name=DEMO_ORG).exists()
+
+
+def demo_create(*, now: datetime, progress: Callable[[int], None] | None = None) -> bool:
+    """Create the demo org, admin and KPIs; False (and nothing written) if it exists."""
+    if demo_exists():
+        return False
+    rng = random.Random(20261124)  # noqa: S311 - demo data, not security
+    actor = Actor.system("demo")
+    with transaction.atomic():
+        org, _ = admin_bootstrap(email=DEMO_EMAIL, password=DEMO_PASSWORD, org_name=DEMO_ORG)
+        for spec in DEMO_KPIS:
+            kpi = kpi_create(org=org, actor=actor, data={**spec.fields, "published": True})
+            start = now - timedelta(days=DAYS - 1)
+            points = [
+                (start + timedelta(days=day), float(spec.series(day, rng))) for day in range(DAYS)
+            ]
+            history_backfill(kpi=kpi, points=points, actor=actor, source="demo")
+            if progress:
+                progress(1)
+    return True

@@ -1,0 +1,1 @@
+"""Value writes and the KPI history: the one sink every value passes through."""

@@ -1,0 +1,1 @@
+"""The KPI: its shape, status, formatting and quick-create parsing."""

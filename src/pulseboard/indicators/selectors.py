@@ -1,0 +1,136 @@
+"""Reads of KPIs, always for one org, and the card every surface shows for a KPI.
+
+``kpi_cards`` builds the display data for many KPIs with a fixed number of
+queries (KPIs + sources, one for the period-ago values per distinct compare
+period, one for the downsampled sparklines), whatever the number of KPIs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import QuerySet
+
+from pulseboard.core.errors import NotFound
+from pulseboard.history.selectors import daily_series, values_at_or_before
+from pulseboard.indicators.durations import DurationError, humanize_ago, parse_duration
+from pulseboard.indicators.evaluation import shape_params
+from pulseboard.indicators.formatting import format_change, format_value, target_phrase
+from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.status import Change, change_since, is_stale
+from pulseboard.orgs.models import Organization
+
+SPARKLINE_DAYS = 90
+DEFAULT_COMPARE = timedelta(days=7)
+
+
+def kpi_list(*, org: Organization, include_drafts: bool = False) -> QuerySet[Kpi]:
+    kpis = Kpi.objects.filter(org=org).select_related("source")
+    if not include_drafts:
+        kpis = kpis.filter(published=True)
+    return kpis.order_by("position", "created_at")
+
+
+def kpi_list_for_home(*, org: Organization) -> QuerySet[Kpi]:
+    return kpi_list(org=org, include_drafts=False)
+
+
+def kpi_get(*, org: Organization, kpi_id: str) -> Kpi:
+    kpi = Kpi.objects.filter(org=org, pk=kpi_id).select_related("source", "parent").first()
+    if kpi is None:
+        raise NotFound("KPI not found")
+    return kpi
+
+
+def kpi_drivers(*, org: Organization, kpi: Kpi) -> QuerySet[Kpi]:
+    return Kpi.objects.filter(org=org, parent=kpi).order_by("position", "created_at")
+
+
+@dataclass(frozen=True)
+class KpiCard:
+    kpi: Kpi
+    formatted_value: str
+    target_phrase: str
+    status: str
+    stale: bool
+    change: Change | None
+    change_text: str
+    source_kind: str
+    last_pulled_at: datetime | None
+    source_failing: bool
+    updated_ago: str
+    sparkline: list[tuple[date, float]] = field(default_factory=list)
+
+    @property
+    def change_abs(self) -> float | None:
+        return self.change.absolute if self.change else None
+
+    @property
+    def change_pct(self) -> float | None:
+        return self.change.percent if self.change else None
+
+
+def _period(text: str, fallback: timedelta) -> timedelta:
+    try:
+        return parse_duration(text) if text else fallback
+    except DurationError:
+        return fallback
+
+
+def kpi_cards(
+    *, org: Organization, kpis: list[Kpi], now: datetime, sparklines: bool = True
+) -> list[KpiCard]:
+    by_period: dict[timedelta, list[str]] = defaultdict(list)
+    for kpi in kpis:
+        by_period[_period(kpi.compare_period, DEFAULT_COMPARE)].append(kpi.pk)
+    previous: dict[str, float] = {}
+    for period, ids in by_period.items():
+        previous.update(values_at_or_before(org_id=org.pk, kpi_ids=ids, when=now - period))
+    series = (
+        daily_series(
+            org_id=org.pk,
+            kpi_ids=[k.pk for k in kpis],
+            since=now - timedelta(days=SPARKLINE_DAYS),
+        )
+        if sparklines
+        else {}
+    )
+    cards = []
+    for kpi in kpis:
+        source = getattr(kpi, "source", None)
+        params = shape_params(kpi)
+        units = {
+            "unit_type": kpi.unit_type,
+            "unit_label": kpi.unit_label,
+            "display_format": kpi.display_format,
+            "locale": org.locale,
+        }
+        pull_interval = (
+            timedelta(seconds=source.interval_seconds) if source and source.is_pull else None
+        )
+        change = change_since(params, kpi.current_value, previous.get(kpi.pk))
+        cards.append(
+            KpiCard(
+                kpi=kpi,
+                formatted_value=format_value(kpi.current_value, **units),
+                target_phrase=target_phrase(params, **units),
+                status=kpi.status,
+                stale=is_stale(
+                    observed_at=kpi.observed_at,
+                    now=now,
+                    expected_every=_period(kpi.expected_every, timedelta(0)) or None,
+                    pull_interval=pull_interval,
+                    last_success_at=source.last_success_at if source else None,
+                ),
+                change=change,
+                change_text=format_change(change, **units) if change else "",
+                source_kind=source.kind if source else "manual",
+                last_pulled_at=source.last_pulled_at if source else None,
+                source_failing=bool(source and source.failing),
+                updated_ago=humanize_ago(kpi.observed_at, now) if kpi.observed_at else "",
+                sparkline=series.get(kpi.pk, []),
+            )
+        )
+    return cards

@@ -1,0 +1,1 @@
+"""Organizations (tenants), users, memberships and roles, invites, API tokens."""

@@ -1,0 +1,1 @@
+"""Server-rendered web app (Django templates + htmx)."""

@@ -1,0 +1,1 @@
+"""The pull worker: claims due sources, pulls them, records outcomes."""
