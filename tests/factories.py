@@ -33,7 +33,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def _save(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+    def _save(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create:
             obj.save()
 
@@ -59,7 +59,7 @@ class KpiFactory(factory.django.DjangoModelFactory):
     position = factory.Sequence(lambda n: n)
 
     @factory.post_generation
-    def source(obj: Kpi, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+    def source(obj: Kpi, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create:
             Source.objects.create(org=obj.org, kpi=obj, kind=extracted or SourceKind.MANUAL)
 

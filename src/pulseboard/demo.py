@@ -35,50 +35,108 @@ def _wave(day: int, period: float) -> float:
 
 DEMO_KPIS = [
     DemoKpi(
-        {"title": "Uptime", "shape": "stay_above", "threshold": 99.9, "warn_at": 99.95,
-         "unit_type": "percentage", "display_format": "decimal_2", "category": "lagging",
-         "expected_every": "1d",
-         "description": "Share of minutes the public API answered health checks."},
+        {
+            "title": "Uptime",
+            "shape": "stay_above",
+            "threshold": 99.9,
+            "warn_at": 99.95,
+            "unit_type": "percentage",
+            "display_format": "decimal_2",
+            "category": "lagging",
+            "expected_every": "1d",
+            "description": "Share of minutes the public API answered health checks.",
+        },
         lambda d, r: round(min(100.0, 99.965 + 0.02 * _wave(d, 30) + r.gauss(0, 0.012)), 3),
     ),
     DemoKpi(
-        {"title": "ARR", "shape": "trend", "direction": "up", "baseline": 1_200_000,
-         "unit_type": "currency", "unit_label": "USD", "display_format": "integer",
-         "category": "lagging", "description": "Annual recurring revenue, from billing."},
+        {
+            "title": "ARR",
+            "shape": "trend",
+            "direction": "up",
+            "baseline": 1_200_000,
+            "unit_type": "currency",
+            "unit_label": "USD",
+            "display_format": "integer",
+            "category": "lagging",
+            "description": "Annual recurring revenue, from billing.",
+        },
         lambda d, r: round(1_050_000 + d * 4_400 + r.gauss(0, 6_000), -2),
     ),
     DemoKpi(
-        {"title": "NPS", "shape": "stay_above", "threshold": 35, "warn_at": 40,
-         "unit_type": "number", "display_format": "integer", "category": "lagging"},
+        {
+            "title": "NPS",
+            "shape": "stay_above",
+            "threshold": 35,
+            "warn_at": 40,
+            "unit_type": "number",
+            "display_format": "integer",
+            "category": "lagging",
+        },
         lambda d, r: round(41 + 4 * _wave(d, 60) + r.gauss(0, 1.5)),
     ),
     DemoKpi(
-        {"title": "p95 API latency", "shape": "stay_below", "threshold": 500, "warn_at": 400,
-         "unit_type": "time", "unit_label": "ms", "display_format": "integer",
-         "category": "leading"},
+        {
+            "title": "p95 API latency",
+            "shape": "stay_below",
+            "threshold": 500,
+            "warn_at": 400,
+            "unit_type": "time",
+            "unit_label": "ms",
+            "display_format": "integer",
+            "category": "leading",
+        },
         lambda d, r: round(360 + 40 * _wave(d, 21) + r.gauss(0, 18)),
     ),
     DemoKpi(
-        {"title": "Monthly churn", "shape": "stay_below", "threshold": 3.0, "warn_at": 2.5,
-         "unit_type": "percentage", "display_format": "decimal_1", "category": "lagging"},
+        {
+            "title": "Monthly churn",
+            "shape": "stay_below",
+            "threshold": 3.0,
+            "warn_at": 2.5,
+            "unit_type": "percentage",
+            "display_format": "decimal_1",
+            "category": "lagging",
+        },
         lambda d, r: round(2.6 - d * 0.003 + r.gauss(0, 0.08), 2),
     ),
     DemoKpi(
-        {"title": "Sessions per user", "shape": "stay_between", "lower": 3, "upper": 7,
-         "warn_margin": 0.5, "unit_type": "number", "display_format": "decimal_1",
-         "category": "leading"},
+        {
+            "title": "Sessions per user",
+            "shape": "stay_between",
+            "lower": 3,
+            "upper": 7,
+            "warn_margin": 0.5,
+            "unit_type": "number",
+            "display_format": "decimal_1",
+            "category": "leading",
+        },
         lambda d, r: round(4.4 + 0.6 * _wave(d, 45) + r.gauss(0, 0.2), 2),
     ),
     DemoKpi(
-        {"title": "Support backlog", "shape": "trend", "direction": "down",
-         "baseline_mode": "prior_period", "baseline_period": "30d",
-         "unit_type": "number", "display_format": "integer", "category": "leading"},
+        {
+            "title": "Support backlog",
+            "shape": "trend",
+            "direction": "down",
+            "baseline_mode": "prior_period",
+            "baseline_period": "30d",
+            "unit_type": "number",
+            "display_format": "integer",
+            "category": "leading",
+        },
         lambda d, r: max(0.0, round(140 - d * 0.35 + 12 * _wave(d, 14) + r.gauss(0, 5))),
     ),
     DemoKpi(
-        {"title": "MTTR", "shape": "stay_below", "threshold": 4, "warn_at": 3,
-         "unit_type": "time", "unit_label": "h", "display_format": "decimal_1",
-         "category": "lagging", "description": "Mean time to restore after an incident."},
+        {
+            "title": "MTTR",
+            "shape": "stay_below",
+            "threshold": 4,
+            "warn_at": 3,
+            "unit_type": "time",
+            "unit_label": "h",
+            "display_format": "decimal_1",
+            "category": "lagging",
+            "description": "Mean time to restore after an incident.",
+        },
         lambda d, r: round(max(0.5, 2.8 + 0.7 * _wave(d, 40) + r.gauss(0, 0.3)), 1),
     ),
 ]
@@ -92,7 +150,7 @@ def demo_create(*, now: datetime, progress: Callable[[int], None] | None = None)
     """Create the demo org, admin and KPIs; False (and nothing written) if it exists."""
     if demo_exists():
         return False
-    rng = random.Random(20261124)  # noqa: S311 - demo data, not security
+    rng = random.Random(20261124)
     actor = Actor.system("demo")
     with transaction.atomic():
         org, _ = admin_bootstrap(email=DEMO_EMAIL, password=DEMO_PASSWORD, org_name=DEMO_ORG)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from tests.factories import OrganizationFactory
 
 from pulseboard.audit.actions import Action
 from pulseboard.audit.models import AppendOnlyError, AuditEvent
 from pulseboard.audit.services import audit_record
 from pulseboard.core.actors import Actor
-from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from tests.factories import KpiFactory
 
 from pulseboard.audit.models import AuditEvent
 from pulseboard.core.actors import Actor
 from pulseboard.core.errors import ValidationFailed
 from pulseboard.history.models import KpiHistory
 from pulseboard.history.services import history_backfill, value_record
-from tests.factories import KpiFactory
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("test")
@@ -105,7 +105,9 @@ def test_prior_period_trend_uses_value_one_period_ago_as_baseline() -> None:
     value_record(kpi=kpi, value=90, observed_at=now, source="api", actor=ACTOR)
     kpi.refresh_from_db()
     assert kpi.status == "green"
-    value_record(kpi=kpi, value=110, observed_at=now + timedelta(seconds=1), source="api", actor=ACTOR)
+    value_record(
+        kpi=kpi, value=110, observed_at=now + timedelta(seconds=1), source="api", actor=ACTOR
+    )
     kpi.refresh_from_db()
     assert kpi.status == "red"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tests.factories import KpiFactory, OrganizationFactory
 
 from pulseboard.audit.models import AuditEvent
 from pulseboard.connectors.models import Source
@@ -19,7 +20,6 @@ from pulseboard.indicators.services import (
     kpi_set_published,
     kpi_update,
 )
-from tests.factories import KpiFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("test")
@@ -49,7 +49,10 @@ def test_create_makes_kpi_with_manual_source_and_audit_event() -> None:
         ({"title": "x", "shape": "stay_above", "threshold": float("nan")}, "threshold"),
         ({"title": "x", "shape": "stay_above", "threshold": 1, "unit_type": "smiles"}, "unit_type"),
         ({"title": "x", "shape": "stay_above", "threshold": 1, "bogus": 1}, "bogus"),
-        ({"title": "x", "shape": "stay_above", "threshold": 1, "compare_period": "soon"}, "compare_period"),
+        (
+            {"title": "x", "shape": "stay_above", "threshold": 1, "compare_period": "soon"},
+            "compare_period",
+        ),
         ({"title": "x", "shape": "trend"}, "direction"),
         ({"title": "x", "shape": "stay_above", "threshold": 1, "parent_id": "nope"}, "parent_id"),
     ],

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.urls import reverse
+from tests.factories import PASSWORD, KpiFactory, MembershipFactory
 
 from pulseboard.core.actors import Actor
 from pulseboard.history.services import value_record
-from tests.factories import PASSWORD, KpiFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +25,14 @@ def test_anonymous_is_sent_to_login(client: Client) -> None:
 
 def test_home_shows_published_kpis_of_own_org_only(client: Client) -> None:
     member = MembershipFactory()
-    mine = KpiFactory(org=member.org, title="Our uptime", shape="stay_above", threshold=99.9,
-                      unit_type="percentage", display_format="decimal_1")
+    mine = KpiFactory(
+        org=member.org,
+        title="Our uptime",
+        shape="stay_above",
+        threshold=99.9,
+        unit_type="percentage",
+        display_format="decimal_1",
+    )
     value_record(kpi=mine, value=99.95, observed_at=None, source="manual", actor=Actor.system())
     KpiFactory(org=member.org, title="Secret draft", published=False)
     KpiFactory(title="Other org KPI")
@@ -44,7 +50,9 @@ def test_empty_home_tells_admin_to_create_first_kpi(client: Client) -> None:
     assert "Create your first KPI" in client.get(reverse("web:home")).content.decode()
 
 
-def test_home_query_count_does_not_grow_with_kpis(client: Client, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_home_query_count_does_not_grow_with_kpis(
+    client: Client, django_assert_max_num_queries
+) -> None:  # type: ignore[no-untyped-def]
     member = MembershipFactory()
     _login(client, member)
     for _ in range(2):

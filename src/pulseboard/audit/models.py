@@ -44,6 +44,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["org", "target_type", "target_id"], name="audit_org_target"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type}:{self.target_id}"
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise AppendOnlyError("audit events are append-only")

@@ -92,9 +92,7 @@ def _database() -> dict[str, Any]:
         # A file (not :memory:) so live-server and concurrency tests share one database;
         # unique per process so parallel test runs never collide.
         "TEST": {
-            "NAME": str(
-                tempfile.gettempdir() + f"/pulseboard-test-{uuid.uuid4().hex[:12]}.sqlite3"
-            )
+            "NAME": str(tempfile.gettempdir() + f"/pulseboard-test-{uuid.uuid4().hex[:12]}.sqlite3")
         },
     }
 

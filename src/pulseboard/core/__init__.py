@@ -1,1 +1,1 @@
-"""Domain-free kit shared by every package: ids, clock, crypto, actors, errors, safe outbound HTTP."""
+"""Domain-free kit: ids, clock, crypto, actors, errors, safe outbound HTTP."""

@@ -21,7 +21,9 @@ def hash_token(plaintext: str) -> str:
 
 def mint_token(kind: str = "pb") -> MintedToken:
     plaintext = f"{kind}_{secrets.token_urlsafe(32)}"
-    return MintedToken(plaintext=plaintext, prefix=plaintext[: len(kind) + 7], digest=hash_token(plaintext))
+    return MintedToken(
+        plaintext=plaintext, prefix=plaintext[: len(kind) + 7], digest=hash_token(plaintext)
+    )
 
 
 def digests_match(plaintext: str, digest: str) -> bool:

@@ -23,9 +23,7 @@ def value_at_or_before(*, org_id: int, kpi_id: str, when: datetime) -> float | N
     return row
 
 
-def values_at_or_before(
-    *, org_id: int, kpi_ids: Iterable[str], when: datetime
-) -> dict[str, float]:
+def values_at_or_before(*, org_id: int, kpi_ids: Iterable[str], when: datetime) -> dict[str, float]:
     """The latest value at or before ``when`` for each KPI, in one query."""
     ids = list(kpi_ids)
     if not ids:

@@ -110,9 +110,7 @@ def _duration_text(name: str, raw: Any, errors: dict[str, str], *, optional: boo
     return raw.strip()
 
 
-def _clean(
-    org: Organization, data: Mapping[str, Any], current: Kpi | None
-) -> dict[str, Any]:
+def _clean(org: Organization, data: Mapping[str, Any], current: Kpi | None) -> dict[str, Any]:
     """Validate writable fields; return the cleaned values or raise with every error."""
     errors: dict[str, str] = {}
     unknown = sorted(set(data) - set(WRITABLE_FIELDS))

@@ -66,6 +66,9 @@ class Membership(models.Model):
             models.UniqueConstraint(fields=["org", "user"], name="membership_unique_org_user")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.org_id} ({self.role})"
+
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
@@ -87,6 +90,9 @@ class Invite(models.Model):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
+    def __str__(self) -> str:
+        return f"invite {self.pk} ({self.role})"
+
 
 class ApiToken(models.Model):
     """An org's bearer token for the REST API: shown once, stored hashed."""
@@ -101,6 +107,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
 
     @property
     def is_active(self) -> bool:

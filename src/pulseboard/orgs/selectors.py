@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from pulseboard.core.errors import NotFound
-from pulseboard.orgs.models import Membership, Organization, User
+from pulseboard.orgs.models import ApiToken, Membership, Organization, User
 
 
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
@@ -25,3 +25,14 @@ def org_get_by_slug(*, slug: str) -> Organization:
     if org is None:
         raise NotFound(f"no organization with slug '{slug}'")
     return org
+
+
+def token_list(*, org: Organization) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(org=org).order_by("-created_at")
+
+
+def token_get(*, org: Organization, token_id: str) -> ApiToken:
+    token = ApiToken.objects.filter(org=org, pk=token_id).first()
+    if token is None:
+        raise NotFound("token not found")
+    return token

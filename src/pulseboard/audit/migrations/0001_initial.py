@@ -4,28 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor_kind', models.CharField(choices=[('user', 'user'), ('token', 'token'), ('connector', 'connector'), ('system', 'system')], max_length=10)),
-                ('actor_id', models.CharField(max_length=64)),
-                ('actor_label', models.CharField(max_length=200)),
-                ('action', models.CharField(max_length=40)),
-                ('target_type', models.CharField(max_length=40)),
-                ('target_id', models.CharField(max_length=64)),
-                ('target_label', models.CharField(blank=True, max_length=200)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "actor_kind",
+                    models.CharField(
+                        choices=[
+                            ("user", "user"),
+                            ("token", "token"),
+                            ("connector", "connector"),
+                            ("system", "system"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("actor_id", models.CharField(max_length=64)),
+                ("actor_label", models.CharField(max_length=200)),
+                ("action", models.CharField(max_length=40)),
+                ("target_type", models.CharField(max_length=40)),
+                ("target_id", models.CharField(max_length=64)),
+                ("target_label", models.CharField(blank=True, max_length=200)),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(db_index=True)),
             ],
         ),
     ]

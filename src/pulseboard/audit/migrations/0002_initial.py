@@ -5,26 +5,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('audit', '0001_initial'),
-        ('orgs', '0001_initial'),
+        ("audit", "0001_initial"),
+        ("orgs", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='auditevent',
-            name='org',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='orgs.organization'),
+            model_name="auditevent",
+            name="org",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="orgs.organization",
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['org', '-created_at'], name='audit_org_time'),
+            model_name="auditevent",
+            index=models.Index(fields=["org", "-created_at"], name="audit_org_time"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['org', 'target_type', 'target_id'], name='audit_org_target'),
+            model_name="auditevent",
+            index=models.Index(fields=["org", "target_type", "target_id"], name="audit_org_target"),
         ),
     ]

@@ -6,80 +6,117 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connectors', '0001_initial'),
-        ('indicators', '0001_initial'),
-        ('orgs', '0001_initial'),
+        ("connectors", "0001_initial"),
+        ("indicators", "0001_initial"),
+        ("orgs", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='googleconnection',
-            name='org',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='orgs.organization'),
+            model_name="googleconnection",
+            name="org",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="orgs.organization",
+            ),
         ),
         migrations.AddField(
-            model_name='googleconnection',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="googleconnection",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='pullattempt',
-            name='org',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='orgs.organization'),
+            model_name="pullattempt",
+            name="org",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="orgs.organization",
+            ),
         ),
         migrations.AddField(
-            model_name='source',
-            name='connection',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sources', to='connectors.googleconnection'),
+            model_name="source",
+            name="connection",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="sources",
+                to="connectors.googleconnection",
+            ),
         ),
         migrations.AddField(
-            model_name='source',
-            name='kpi',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='source', to='indicators.kpi'),
+            model_name="source",
+            name="kpi",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="source",
+                to="indicators.kpi",
+            ),
         ),
         migrations.AddField(
-            model_name='source',
-            name='org',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='orgs.organization'),
+            model_name="source",
+            name="org",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="orgs.organization",
+            ),
         ),
         migrations.AddField(
-            model_name='pullattempt',
-            name='source',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='connectors.source'),
+            model_name="pullattempt",
+            name="source",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="attempts",
+                to="connectors.source",
+            ),
         ),
         migrations.AddField(
-            model_name='webhookdelivery',
-            name='kpi',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='indicators.kpi'),
+            model_name="webhookdelivery",
+            name="kpi",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="indicators.kpi"
+            ),
         ),
         migrations.AddField(
-            model_name='webhookdelivery',
-            name='org',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='orgs.organization'),
+            model_name="webhookdelivery",
+            name="org",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="orgs.organization",
+            ),
         ),
         migrations.AddIndex(
-            model_name='source',
-            index=models.Index(fields=['kind', 'next_pull_at'], name='source_due'),
+            model_name="source",
+            index=models.Index(fields=["kind", "next_pull_at"], name="source_due"),
         ),
         migrations.AddIndex(
-            model_name='pullattempt',
-            index=models.Index(fields=['source', '-started_at'], name='attempt_source_time'),
+            model_name="pullattempt",
+            index=models.Index(fields=["source", "-started_at"], name="attempt_source_time"),
         ),
         migrations.AddIndex(
-            model_name='webhookdelivery',
-            index=models.Index(fields=['kpi', '-received_at'], name='delivery_kpi_time'),
+            model_name="webhookdelivery",
+            index=models.Index(fields=["kpi", "-received_at"], name="delivery_kpi_time"),
         ),
         migrations.AddIndex(
-            model_name='webhookdelivery',
-            index=models.Index(fields=['received_at'], name='delivery_received'),
+            model_name="webhookdelivery",
+            index=models.Index(fields=["received_at"], name="delivery_received"),
         ),
         migrations.AddConstraint(
-            model_name='webhookdelivery',
-            constraint=models.UniqueConstraint(fields=('kpi', 'webhook_id'), name='delivery_unique_id'),
+            model_name="webhookdelivery",
+            constraint=models.UniqueConstraint(
+                fields=("kpi", "webhook_id"), name="delivery_unique_id"
+            ),
         ),
     ]

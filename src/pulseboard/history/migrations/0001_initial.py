@@ -4,25 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='KpiHistory',
+            name="KpiHistory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.FloatField()),
-                ('observed_at', models.DateTimeField()),
-                ('recorded_at', models.DateTimeField()),
-                ('status', models.CharField(max_length=8)),
-                ('source', models.CharField(choices=[('manual', 'Manual'), ('api', 'Api'), ('webhook', 'Webhook'), ('https_get', 'Https Get'), ('sheets', 'Sheets'), ('demo', 'Demo')], max_length=10)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("value", models.FloatField()),
+                ("observed_at", models.DateTimeField()),
+                ("recorded_at", models.DateTimeField()),
+                ("status", models.CharField(max_length=8)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("api", "Api"),
+                            ("webhook", "Webhook"),
+                            ("https_get", "Https Get"),
+                            ("sheets", "Sheets"),
+                            ("demo", "Demo"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'kpi_history',
+                "db_table": "kpi_history",
             },
         ),
     ]

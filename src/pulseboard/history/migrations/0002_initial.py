@@ -5,18 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('history', '0001_initial'),
-        ('indicators', '0001_initial'),
+        ("history", "0001_initial"),
+        ("indicators", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='kpihistory',
-            name='kpi',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='history', to='indicators.kpi'),
+            model_name="kpihistory",
+            name="kpi",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="history",
+                to="indicators.kpi",
+            ),
         ),
     ]

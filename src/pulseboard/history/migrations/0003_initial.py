@@ -5,22 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('history', '0002_initial'),
-        ('orgs', '0001_initial'),
+        ("history", "0002_initial"),
+        ("orgs", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='kpihistory',
-            name='org',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='orgs.organization'),
+            model_name="kpihistory",
+            name="org",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="orgs.organization",
+            ),
         ),
         migrations.AddIndex(
-            model_name='kpihistory',
-            index=models.Index(fields=['kpi', 'observed_at'], name='history_kpi_observed'),
+            model_name="kpihistory",
+            index=models.Index(fields=["kpi", "observed_at"], name="history_kpi_observed"),
         ),
     ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
-from django import forms
 
 
 class EmailAuthenticationForm(AuthenticationForm):
