@@ -50,6 +50,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 class KpiFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Kpi
+        skip_postgeneration_save = True
 
     org = factory.SubFactory(OrganizationFactory)
     title = factory.Sequence(lambda n: f"KPI {n}")

@@ -146,7 +146,7 @@ def demo_exists() -> bool:
     return Organization.objects.filter(name=DEMO_ORG).exists()
 
 
-def demo_create(*, now: datetime, progress: Callable[[int], None] | None = None) -> bool:
+def demo_create(*, now: datetime, progress: Callable[[int], object] | None = None) -> bool:
     """Create the demo org, admin and KPIs; False (and nothing written) if it exists."""
     if demo_exists():
         return False

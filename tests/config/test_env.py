@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_keys_are_generated_once_into_data_dir_with_mode_0600(tmp_path: Path) -> None:
-    env = Env(data_dir=tmp_path)
+    env = Env(data_dir=tmp_path, secret_key=None, encryption_keys=None, database_url="")
     first = resolve_keys(env)
     second = resolve_keys(env)
     assert first == second
@@ -24,7 +24,13 @@ def test_keys_are_generated_once_into_data_dir_with_mode_0600(tmp_path: Path) ->
 
 
 def test_postgres_mode_without_keys_refuses_to_start_and_says_what_to_set(tmp_path: Path) -> None:
-    env = Env(data_dir=tmp_path, database_url="postgresql://db/x", debug=False)
+    env = Env(
+        data_dir=tmp_path,
+        database_url="postgresql://db/x",
+        debug=False,
+        secret_key=None,
+        encryption_keys=None,
+    )
     with pytest.raises(ConfigurationError) as caught:
         resolve_keys(env)
     assert "PULSEBOARD_SECRET_KEY" in str(caught.value)

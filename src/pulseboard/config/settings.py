@@ -72,7 +72,7 @@ TEMPLATES = [
 
 def _database() -> dict[str, Any]:
     if ENV.uses_postgres:
-        config: dict[str, Any] = dj_database_url.parse(ENV.database_url, conn_max_age=60)
+        config: dict[str, Any] = dict(dj_database_url.parse(ENV.database_url, conn_max_age=60))
         config["CONN_HEALTH_CHECKS"] = True
         config.setdefault("OPTIONS", {})["connect_timeout"] = 5
         return config
@@ -112,6 +112,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = str(ENV.data_dir / "static")
+# WhiteNoise serves from the finders; an existing (empty) root keeps it from warning.
+(ENV.data_dir / "static").mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

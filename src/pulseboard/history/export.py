@@ -30,14 +30,11 @@ def history_csv(
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
-    count = 0
-    for observed_at, value, status, source, recorded_at in _rows(
-        org_id=org_id, kpi_id=kpi_id, since=since, until=until
-    ):
+    rows = _rows(org_id=org_id, kpi_id=kpi_id, since=since, until=until)
+    for count, (observed_at, value, status, source, recorded_at) in enumerate(rows, 1):
         writer.writerow(
             (observed_at.isoformat(), repr(value), status, source, recorded_at.isoformat())
         )
-        count += 1
         if count % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

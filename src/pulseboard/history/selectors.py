@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import Avg, OuterRef, QuerySet, Subquery
@@ -69,10 +69,10 @@ def history_range(
 
 def daily_series(
     *, org_id: int, kpi_ids: Iterable[str], since: datetime
-) -> dict[str, list[tuple[datetime, float]]]:
+) -> dict[str, list[tuple[date, float]]]:
     """One averaged point per KPI per day, downsampled in SQL, for all KPIs in one query."""
     ids = list(kpi_ids)
-    series: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    series: dict[str, list[tuple[date, float]]] = defaultdict(list)
     if not ids:
         return series
     rows = (

@@ -60,6 +60,9 @@ WRITABLE_FIELDS = (
     "compare_period",
 )
 MAX_TITLE = 200
+_EMPTY: dict[str, Any] = {
+    name: "" if name in ("direction", "baseline_period") else None for name in SHAPE_FIELDS
+}
 MAX_DESCRIPTION = 2000
 
 
@@ -254,6 +257,12 @@ def kpi_update(*, kpi: Kpi, actor: Actor, data: Mapping[str, Any]) -> Kpi:
     """Edit any writable fields; a shape/parameter change recomputes the current status."""
     cleaned = _clean(kpi.org, data, kpi)
     before = kpi_snapshot(kpi)
+    if cleaned.get("shape", kpi.shape) != kpi.shape:
+        # A new shape starts from its own parameters: stale ones from the old shape
+        # (a stay_above warn_at on a trend) would otherwise fail validation.
+        for name in SHAPE_FIELDS[1:]:
+            if name not in cleaned:
+                setattr(kpi, name, "fixed" if name == "baseline_mode" else _EMPTY[name])
     for name, value in cleaned.items():
         setattr(kpi, name, value)
     _apply_shape(kpi)
