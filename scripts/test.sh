@@ -6,8 +6,9 @@ status=0
 step() { echo; echo "==> $*"; }
 
 step "ruff (lint + format check)"
-"$bin/ruff" check src tests bench || status=1
-"$bin/ruff" format --check src tests bench || status=1
+lint_dirs=$(ls -d src tests bench scripts 2>/dev/null)
+"$bin/ruff" check $lint_dirs || status=1
+"$bin/ruff" format --check $lint_dirs || status=1
 step "mypy"
 "$bin/mypy" || status=1
 step "import-linter"
