@@ -122,3 +122,27 @@ def test_backfill_imports_rows_with_status_and_sets_newest_value() -> None:
     statuses = dict(KpiHistory.objects.filter(kpi=kpi).values_list("value", "status"))
     assert statuses[9.0] == "red" and statuses[5.0] == "green"
     assert AuditEvent.objects.filter(action="history.backfilled", target_id=kpi.pk).count() == 1
+
+
+def test_writes_keep_the_sparkline_rollup_and_rebuild_agrees() -> None:
+    from pulseboard.history.services import sparkline_rebuild
+    from pulseboard.indicators.sparkline import series
+
+    kpi = KpiFactory()
+    now = timezone.now()
+    for hours, value in [(50, 1.0), (49, 3.0), (1, 10.0)]:
+        value_record(
+            kpi=kpi,
+            value=value,
+            observed_at=now - timedelta(hours=hours),
+            source="api",
+            actor=ACTOR,
+        )
+    kpi.refresh_from_db()
+    incremental = series(kpi.sparkline, now.date())
+    assert sum(count for _, count in kpi.sparkline.values()) == 3
+    sparkline_rebuild(kpi=kpi)
+    kpi.refresh_from_db()
+    rebuilt = series(kpi.sparkline, now.date())
+    assert [d for d, _ in rebuilt] == [d for d, _ in incremental]
+    assert [round(v, 6) for _, v in rebuilt] == [round(v, 6) for _, v in incremental]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from django.db import connection
-from django.db.models import Avg, OuterRef, QuerySet, Subquery
+from django.db.models import Avg, Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 
 from pulseboard.history.models import KpiHistory
+from pulseboard.indicators.models import Kpi
 
 
 def value_at_or_before(*, org_id: int, kpi_id: str, when: datetime) -> float | None:
@@ -24,32 +23,25 @@ def value_at_or_before(*, org_id: int, kpi_id: str, when: datetime) -> float | N
 
 
 def values_at_or_before(*, org_id: int, kpi_ids: Iterable[str], when: datetime) -> dict[str, float]:
-    """The latest value at or before ``when`` for each KPI, in one query."""
+    """The latest value at or before ``when`` for each KPI, in one query.
+
+    Driven from the KPI table with a correlated ``LIMIT 1`` subquery, so each KPI
+    costs one probe of the (kpi, observed_at) index however long its history is.
+    """
     ids = list(kpi_ids)
     if not ids:
         return {}
-    rows = (
-        KpiHistory.objects.filter(org_id=org_id, kpi_id__in=ids, observed_at__lte=when)
-        .order_by("kpi_id", "-observed_at", "-id")
-        .values_list("kpi_id", "value", "observed_at")
-    )
-    if _supports_distinct_on():
-        rows = rows.distinct("kpi_id")
-        return {kpi_id: value for kpi_id, value, _ in rows}
-    # SQLite has no DISTINCT ON: a correlated subquery per KPI keeps it to one query.
     latest = (
-        KpiHistory.objects.filter(kpi_id=OuterRef("kpi_id"), observed_at__lte=when)
+        KpiHistory.objects.filter(kpi_id=OuterRef("pk"), observed_at__lte=when)
         .order_by("-observed_at", "-id")
-        .values("id")[:1]
+        .values("value")[:1]
     )
-    picked = KpiHistory.objects.filter(
-        org_id=org_id, kpi_id__in=ids, id=Subquery(latest)
-    ).values_list("kpi_id", "value")
-    return dict(picked)
-
-
-def _supports_distinct_on() -> bool:
-    return bool(connection.features.can_distinct_on_fields)
+    rows = (
+        Kpi.objects.filter(org_id=org_id, pk__in=ids)
+        .annotate(previous=Subquery(latest))
+        .values_list("pk", "previous")
+    )
+    return {kpi_id: value for kpi_id, value in rows if value is not None}
 
 
 def history_range(
@@ -67,22 +59,14 @@ def history_range(
     return rows.order_by("observed_at", "id")
 
 
-def daily_series(
-    *, org_id: int, kpi_ids: Iterable[str], since: datetime
-) -> dict[str, list[tuple[date, float]]]:
-    """One averaged point per KPI per day, downsampled in SQL, for all KPIs in one query."""
-    ids = list(kpi_ids)
-    series: dict[str, list[tuple[date, float]]] = defaultdict(list)
-    if not ids:
-        return series
+def daily_averages(*, org_id: int, kpi_id: str, since: datetime) -> list[tuple[date, float, int]]:
+    """(day, average, count) per UTC day since ``since``, aggregated in SQL."""
     rows = (
-        KpiHistory.objects.filter(org_id=org_id, kpi_id__in=ids, observed_at__gte=since)
-        .annotate(day=TruncDate("observed_at"))
-        .values("kpi_id", "day")
-        .annotate(avg=Avg("value"))
-        .order_by("kpi_id", "day")
-        .values_list("kpi_id", "day", "avg")
+        KpiHistory.objects.filter(org_id=org_id, kpi_id=kpi_id, observed_at__gte=since)
+        .annotate(day=TruncDate("observed_at", tzinfo=UTC))
+        .values("day")
+        .annotate(avg=Avg("value"), n=Count("id"))
+        .order_by("day")
+        .values_list("day", "avg", "n")
     )
-    for kpi_id, day, avg in rows:
-        series[kpi_id].append((day, float(avg)))
-    return series
+    return [(day, float(avg), int(n)) for day, avg, n in rows]

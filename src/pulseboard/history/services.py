@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 
@@ -19,10 +19,12 @@ from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.errors import NotFound, ValidationFailed
 from pulseboard.history.models import KpiHistory
+from pulseboard.history.selectors import daily_averages
 from pulseboard.indicators.durations import DurationError, parse_duration
 from pulseboard.indicators.evaluation import shape_params, status_of
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.shapes import BaselineMode, Shape
+from pulseboard.indicators.sparkline import WINDOW_DAYS, add_point, from_daily_averages
 from pulseboard.indicators.status import evaluate
 
 # Clocks disagree a little; further ahead than this is a sender's bug, not skew.
@@ -103,11 +105,12 @@ def value_record(
             status=status,
             source=source,
         )
+        locked.sparkline = add_point(locked.sparkline, when.astimezone(UTC).date(), number)
         if not late:
             locked.current_value = number
             locked.observed_at = when
             locked.status = status
-            locked.save(update_fields=["current_value", "observed_at", "status"])
+        locked.save(update_fields=["current_value", "observed_at", "status", "sparkline"])
         audit_record(
             org_id=locked.org_id,
             actor=actor,
@@ -171,11 +174,13 @@ def history_backfill(
         locked = Kpi.objects.select_for_update().get(pk=kpi.pk, org_id=kpi.org_id)
         KpiHistory.objects.bulk_create(history, batch_size=1000)
         newest_at, newest = rows[-1]
+        for when, value in rows:
+            locked.sparkline = add_point(locked.sparkline, when.astimezone(UTC).date(), value)
         if locked.observed_at is None or newest_at >= locked.observed_at:
             locked.current_value = newest
             locked.observed_at = newest_at
             locked.status = history[-1].status
-            locked.save(update_fields=["current_value", "observed_at", "status"])
+        locked.save(update_fields=["current_value", "observed_at", "status", "sparkline"])
         audit_record(
             org_id=locked.org_id,
             actor=actor,
@@ -196,3 +201,17 @@ def _baseline_period(kpi: Kpi) -> timedelta | None:
         return parse_duration(kpi.baseline_period)
     except DurationError:
         return None
+
+
+def sparkline_rebuild(*, kpi: Kpi) -> None:
+    """Recompute the sparkline rollup from history (after bulk loads), downsampled in SQL."""
+    with transaction.atomic():
+        locked = Kpi.objects.select_for_update().get(pk=kpi.pk, org_id=kpi.org_id)
+        newest = locked.observed_at or clock.now()
+        rows = daily_averages(
+            org_id=locked.org_id,
+            kpi_id=locked.pk,
+            since=newest - timedelta(days=WINDOW_DAYS),
+        )
+        locked.sparkline = from_daily_averages(rows)
+        locked.save(update_fields=["sparkline"])

@@ -85,6 +85,8 @@ class Kpi(OrgScopedModel):
     status = models.CharField(
         max_length=8, choices=StatusChoice.choices, default=StatusChoice.UNKNOWN
     )
+    # Per-day rollup for sparklines (see indicators/sparkline.py), kept by value writes.
+    sparkline = models.JSONField(default=dict, blank=True)
 
     position = models.PositiveIntegerField(default=0)
     published = models.BooleanField(default=False)

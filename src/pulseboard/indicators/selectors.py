@@ -2,27 +2,28 @@
 
 ``kpi_cards`` builds the display data for many KPIs with a fixed number of
 queries (KPIs + sources, one for the period-ago values per distinct compare
-period, one for the downsampled sparklines), whatever the number of KPIs.
+period), whatever the number of KPIs; sparklines come from the rollup kept
+on the KPI row (``indicators/sparkline.py``), so no history rows are read.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import QuerySet
 
 from pulseboard.core.errors import NotFound
-from pulseboard.history.selectors import daily_series, values_at_or_before
+from pulseboard.history.selectors import values_at_or_before
 from pulseboard.indicators.durations import DurationError, humanize_ago, parse_duration
 from pulseboard.indicators.evaluation import shape_params
 from pulseboard.indicators.formatting import format_change, format_value, target_phrase
 from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.sparkline import series as sparkline_series
 from pulseboard.indicators.status import Change, change_since, is_stale
 from pulseboard.orgs.models import Organization
 
-SPARKLINE_DAYS = 90
 DEFAULT_COMPARE = timedelta(days=7)
 
 
@@ -88,15 +89,7 @@ def kpi_cards(
     previous: dict[str, float] = {}
     for period, ids in by_period.items():
         previous.update(values_at_or_before(org_id=org.pk, kpi_ids=ids, when=now - period))
-    series = (
-        daily_series(
-            org_id=org.pk,
-            kpi_ids=[k.pk for k in kpis],
-            since=now - timedelta(days=SPARKLINE_DAYS),
-        )
-        if sparklines
-        else {}
-    )
+    today = now.astimezone(UTC).date()
     cards = []
     for kpi in kpis:
         source = getattr(kpi, "source", None)
@@ -130,7 +123,7 @@ def kpi_cards(
                 last_pulled_at=source.last_pulled_at if source else None,
                 source_failing=bool(source and source.failing),
                 updated_ago=humanize_ago(kpi.observed_at, now) if kpi.observed_at else "",
-                sparkline=series.get(kpi.pk, []),
+                sparkline=sparkline_series(kpi.sparkline, today) if sparklines else [],
             )
         )
     return cards

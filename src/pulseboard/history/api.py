@@ -1,0 +1,61 @@
+"""REST endpoint for a KPI's history: a range, as JSON or CSV, streamed from the database.
+
+The response is a ``StreamingHttpResponse`` fed by ``history/export.py``'s
+generators over a server-side cursor, so a million-row export never sits in
+memory. The KPI is looked up first (org-scoped, drafts hidden from read tokens),
+so an unknown or foreign KPI is a plain 404 before any streaming starts.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, StreamingHttpResponse
+from ninja import Query, Router
+
+from pulseboard.history.export import history_csv, history_json
+from pulseboard.history.schemas import HistoryOut, HistoryQuery
+from pulseboard.indicators.api import kpi_for
+from pulseboard.orgs.api_auth import principal
+from pulseboard.schemas import ERRORS
+
+router = Router(tags=["History"])
+
+_CSV_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "The rows, oldest first: JSON by default, CSV with format=csv",
+            "content": {
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "header observed_at,value,status,source,recorded_at",
+                    }
+                }
+            },
+        }
+    }
+}
+
+
+@router.get(
+    "/kpis/{kpi_id}/history",
+    response={200: HistoryOut, **ERRORS},
+    operation_id="kpi_history",
+    url_name="kpi-history",
+    summary="History of a KPI, oldest first (?since=&until=&format=json|csv)",
+    openapi_extra=_CSV_RESPONSE,
+)
+def kpi_history_endpoint(
+    request: HttpRequest, kpi_id: str, query: Query[HistoryQuery]
+) -> StreamingHttpResponse:
+    caller = principal(request)
+    kpi = kpi_for(caller, kpi_id)
+    org_id, since, until = caller.org.pk, query.since, query.until
+    if query.format == "csv":
+        rows = history_csv(org_id=org_id, kpi_id=kpi.pk, since=since, until=until)
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="kpi-{kpi.pk}-history.csv"'
+        return response
+    return StreamingHttpResponse(
+        history_json(org_id=org_id, kpi_id=kpi.pk, since=since, until=until),
+        content_type="application/json",
+    )

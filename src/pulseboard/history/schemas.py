@@ -1,0 +1,38 @@
+"""API shapes of a KPI's history: the range query and the rows of a JSON export."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from ninja import Schema
+from pydantic import ConfigDict, Field, model_validator
+
+from pulseboard.api_input import ApiDatetime
+
+
+class HistoryQuery(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    since: ApiDatetime | None = Field(default=None, description="rows observed at or after")
+    until: ApiDatetime | None = Field(default=None, description="rows observed before")
+    format: Literal["json", "csv"] = "json"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HistoryQuery:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        return self
+
+
+class HistoryRowOut(Schema):
+    observed_at: datetime
+    value: float
+    status: Literal["green", "yellow", "red", "unknown"]
+    source: str = Field(description="manual, api, webhook, https_get, sheets or demo")
+    recorded_at: datetime
+
+
+class HistoryOut(Schema):
+    kpi_id: str
+    history: list[HistoryRowOut] = Field(description="oldest first")
