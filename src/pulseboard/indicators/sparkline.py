@@ -51,15 +51,26 @@ def series(
     buckets: Buckets, today: date, *, window_days: int = WINDOW_DAYS
 ) -> list[tuple[date, float]]:
     """Daily averages within the window ending ``today``, oldest first."""
-    oldest = today - timedelta(days=window_days - 1)
+    # ISO dates order as strings, so the window test needs no parsing; only kept
+    # days are parsed (this runs for every tile on every Home render).
+    first = (today - timedelta(days=window_days - 1)).isoformat()
+    last = today.isoformat()
     points = []
     for key, pair in (buckets or {}).items():
-        if not _valid(key, pair):
+        if not isinstance(key, str) or not first <= key <= last:
             continue
-        day = date.fromisoformat(key)
-        if oldest <= day <= today:
-            points.append((day, pair[0] / pair[1]))
-    return sorted(points)
+        if not isinstance(pair, list) or len(pair) != 2:
+            continue
+        total, count = pair
+        if not isinstance(count, int | float) or count <= 0 or not isinstance(total, int | float):
+            continue
+        try:
+            day = date.fromisoformat(key)
+        except ValueError:
+            continue
+        points.append((day, total / count))
+    points.sort()
+    return points
 
 
 def _valid(key: object, pair: object) -> bool:
