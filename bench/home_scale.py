@@ -188,7 +188,7 @@ def main() -> None:
     )
     print(f"  p95 ratio 30 KPIs / 0 KPIs: {result['ratio_p95']:.2f} (target <= 3)")
     if args.json:
-        with open(args.json, "w") as handle:
+        with open(args.json, "w") as handle:  # noqa: PTH123
             json.dump({"db": args.db, **result}, handle, default=str)
     if args.db == "postgresql":
         from django.db import connections

@@ -78,7 +78,9 @@ def value_record(
             "observed_at is in the future",
             errors={"observed_at": "is more than 5 minutes in the future"},
         )
-    with transaction.atomic():
+    # savepoint=False: inside a caller's transaction (a webhook delivery) this joins it
+    # instead of adding SAVEPOINT/RELEASE round trips; all-or-nothing either way.
+    with transaction.atomic(savepoint=False):
         # The row lock serialises concurrent writers to one KPI on PostgreSQL; SQLite's
         # IMMEDIATE transactions already serialise all writers.
         locked = Kpi.objects.select_for_update().filter(pk=kpi.pk, org_id=kpi.org_id).first()
