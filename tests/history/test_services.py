@@ -76,6 +76,7 @@ def test_unchanged_pull_refreshes_freshness_without_history_row() -> None:
     assert KpiHistory.objects.filter(kpi=kpi).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
 def test_failed_audit_rolls_back_the_whole_write(monkeypatch: pytest.MonkeyPatch) -> None:
     kpi = KpiFactory(shape="stay_above", threshold=10)
 
