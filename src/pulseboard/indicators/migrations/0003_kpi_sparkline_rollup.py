@@ -13,12 +13,13 @@ WINDOW_DAYS = 90
 def fill_rollups(apps, schema_editor):
     """Existing KPIs get their sparkline rollup from history, downsampled in SQL."""
     Kpi = apps.get_model("indicators", "Kpi")
+    alias = schema_editor.connection.alias
     KpiHistory = apps.get_model("history", "KpiHistory")
-    for kpi in Kpi.objects.all().only("pk", "observed_at"):
+    for kpi in Kpi.objects.using(alias).all().only("pk", "observed_at"):
         newest = kpi.observed_at or timezone.now()
         oldest = (newest - timedelta(days=WINDOW_DAYS - 1)).astimezone(UTC).date()
         rows = (
-            KpiHistory.objects.filter(
+            KpiHistory.objects.using(alias).filter(
                 kpi_id=kpi.pk, observed_at__gte=newest - timedelta(days=WINDOW_DAYS)
             )
             .annotate(day=TruncDate("observed_at", tzinfo=UTC))
@@ -27,7 +28,7 @@ def fill_rollups(apps, schema_editor):
             .values_list("day", "avg", "n")
         )
         rollup = {day.isoformat(): [avg * n, n] for day, avg, n in rows if day >= oldest and n}
-        Kpi.objects.filter(pk=kpi.pk).update(sparkline=rollup)
+        Kpi.objects.using(alias).filter(pk=kpi.pk).update(sparkline=rollup)
 
 
 class Migration(migrations.Migration):

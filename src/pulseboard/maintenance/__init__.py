@@ -1,0 +1,1 @@
+"""Operator maintenance: moving an embedded installation to PostgreSQL, and backups."""
