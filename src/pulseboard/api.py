@@ -6,13 +6,26 @@ field messages where useful) and the status that fits.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from collections.abc import Callable
+from http import HTTPStatus
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
+from pulseboard.api_input import BodyRejected, JsonBodyParser
+from pulseboard.audit.api import router as audit_router
+from pulseboard.connectors.api import router as sources_router
 from pulseboard.core.errors import DomainError
+from pulseboard.history.api import router as history_router
+from pulseboard.indicators.api import router as indicators_router
+from pulseboard.orgs.api import router as tokens_router
 from pulseboard.orgs.api_auth import ApiTokenAuth
+from pulseboard.orgs.rate_limit import TokenWriteThrottle
+
+API_PREFIX = "/api/v1/"
 
 api = NinjaAPI(
     title="Pulseboard API",
@@ -20,7 +33,14 @@ api = NinjaAPI(
     description="KPIs, values, history, connectors and audit of one organization.",
     urls_namespace="api",
     auth=ApiTokenAuth(),
+    parser=JsonBodyParser(),
+    throttle=TokenWriteThrottle(),
 )
+api.add_router("", indicators_router)
+api.add_router("", history_router)
+api.add_router("", audit_router)
+api.add_router("", tokens_router)
+api.add_router("", sources_router)
 
 
 @api.exception_handler(DomainError)
@@ -54,4 +74,51 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResp
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # Ninja wraps every body-parser failure as "Cannot parse request body"; ours say why.
+    if isinstance(exc.__cause__, BodyRejected):
+        return api.create_response(request, {"detail": exc.__cause__.message}, status=400)
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(Throttled)
+def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    detail = "too many writes with this API token (PULSEBOARD_API_WRITE_RATE)"
+    if exc.wait is not None:
+        detail += f"; retry in {exc.wait} s"
+    return api.create_response(request, {"detail": detail}, status=429)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": "the request body is larger than 256 KiB"}, status=413
+    )
+
+
+class ApiErrorShapeMiddleware:
+    """Errors under /api/v1/ that no handler above shaped get the API's shape too.
+
+    Django answers an unknown path with an HTML 404 and ninja a method a path does
+    not take with a plain-text 405; API clients get ``{"detail": ...}`` for those
+    as for every other error (the 405 keeps its ``Allow`` header).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        shaped = response.get("Content-Type", "").startswith("application/json")
+        if response.status_code < 400 or shaped or not request.path.startswith(API_PREFIX):
+            return response
+        if response.status_code == 404:
+            detail = f"no API endpoint at {request.path}"
+        elif response.status_code == 405:
+            detail = f"{request.method} is not allowed here; allowed: {response.get('Allow', '')}"
+        else:
+            detail = HTTPStatus(response.status_code).phrase
+        reshaped = JsonResponse({"detail": detail}, status=response.status_code)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                reshaped[header] = response[header]
+        return reshaped

@@ -1,9 +1,12 @@
-"""The ``pulseboard`` command: serve, worker, createadmin, demo, push, export, token, keys."""
+"""The ``pulseboard`` command: serve, worker, createadmin, demo, push, rotate-keys, export,
+token, keys, move-db, backup."""
 
 from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -39,25 +42,92 @@ def serve(host: str, port: int, workers: int, threads: int, no_worker: bool) -> 
     from django.core.management import call_command
     from django.db import connections
 
+    from pulseboard.config.env import get_env
     from pulseboard.config.wsgi import application
+    from pulseboard.ops.metrics import enable_multiprocess
     from pulseboard.server import GunicornServer, gunicorn_options
+    from pulseboard.worker.embedded import gunicorn_hooks
 
     call_command("migrate", interactive=False, verbosity=0)
     # No connection may cross the fork into gunicorn's worker processes.
     connections.close_all()
-    hooks = {} if no_worker else _worker_hooks()
+    # Web processes and the worker child all count into one directory; /metrics sums it.
+    enable_multiprocess(get_env().data_dir / "metrics")
+    hooks = {} if no_worker else gunicorn_hooks()
     click.echo(f"Pulseboard listening on http://{host}:{port}/")
     options = gunicorn_options(host=host, port=port, workers=workers, threads=threads, **hooks)
     GunicornServer(options, lambda: application).run()
 
 
-def _worker_hooks() -> dict[str, object]:
-    """gunicorn hooks that run the pull worker beside the web workers, if it is installed."""
+@cli.command()
+@click.option("--concurrency", type=click.IntRange(min=1), help="pulls in flight at once")
+@click.option("--batch-size", type=click.IntRange(min=1), help="most sources claimed at once")
+@click.option("--poll-seconds", type=click.FloatRange(min=0.01), help="idle poll interval")
+@click.option("--lease-seconds", type=click.FloatRange(min=0.1), help="claim lease length")
+@click.option(
+    "--grace-seconds",
+    type=click.FloatRange(min=0),
+    default=15.0,
+    show_default=True,
+    help="on SIGTERM, how long in-flight pulls may finish",
+)
+@click.option("--once", is_flag=True, help="pull what is due now, then exit")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="serve /metrics on this port")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+@click.option("--parent-pid", type=int, hidden=True)
+def worker(
+    concurrency: int | None,
+    batch_size: int | None,
+    poll_seconds: float | None,
+    lease_seconds: float | None,
+    grace_seconds: float,
+    once: bool,
+    metrics_port: int | None,
+    metrics_host: str,
+    parent_pid: int | None,
+) -> None:
+    """Run only the pull worker (scale-out: any number of them, sharing one PostgreSQL)."""
+    _django()
+    from collections.abc import Mapping
+    from typing import Any
+
+    from django.conf import settings
+
+    from pulseboard.connectors.outbound import fetch_policy
+    from pulseboard.worker.runner import WorkerOptions, run_until_signalled, worker_owner_id
+
+    config: Mapping[str, Any] = settings.PULSEBOARD
     try:
-        from pulseboard.worker.embedded import gunicorn_hooks
-    except ImportError:
-        return {}
-    return gunicorn_hooks()
+        options = WorkerOptions(
+            owner=worker_owner_id(),
+            policy=fetch_policy(),
+            concurrency=concurrency or int(config["WORKER_CONCURRENCY"]),
+            batch_size=batch_size or int(config["WORKER_BATCH_SIZE"]),
+            poll_seconds=poll_seconds or float(config["WORKER_POLL_SECONDS"]),
+            lease_seconds=lease_seconds or float(config["WORKER_LEASE_SECONDS"]),
+            grace_seconds=grace_seconds,
+            once=once,
+            parent_pid=parent_pid,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from pulseboard.ops.metrics import PROCESS_REGISTRY
+
+        start_http_server(metrics_port, addr=metrics_host, registry=PROCESS_REGISTRY)
+    click.echo(
+        f"Pulseboard worker {options.owner}: {options.concurrency} pulls at once, "
+        f"lease {options.lease_seconds:g} s",
+        err=True,
+    )
+    stats = run_until_signalled(options)
+    click.echo(
+        f"Pulseboard worker {options.owner} stopped: {stats.pulls} pulls "
+        f"({stats.ok} ok, {stats.failed} failed), {stats.released} leases released",
+        err=True,
+    )
 
 
 @cli.command()
@@ -111,6 +181,177 @@ def migrate() -> None:
     call_command("migrate", interactive=False)
 
 
+@cli.command("move-db")
+@click.option("--to", "target_url", required=True, metavar="POSTGRESQL_URL")
+@click.option("--no-progress", is_flag=True, help="no progress bars")
+def move_db(target_url: str, no_progress: bool) -> None:
+    """Copy this SQLite installation into an EMPTY PostgreSQL database and verify it."""
+    _django()
+    from pulseboard.config.env import get_env
+    from pulseboard.maintenance.move import MoveRefused, move_database, report_lines
+
+    try:
+        report = move_database(target_url=target_url, show_progress=not no_progress)
+    except MoveRefused as exc:
+        raise click.ClickException(exc.message) from exc
+    for line in report_lines(report):
+        click.echo(line)
+    if not report.ok:
+        raise click.ClickException(
+            "Verification failed (see MISMATCH above): nothing was committed to the target."
+        )
+    click.echo(f"Moved {report.rows} rows into {report.target} in {report.seconds:.1f} s.")
+    click.echo(
+        "Encrypted secrets were copied as stored, not re-encrypted: run Pulseboard on "
+        "PostgreSQL with this installation's PULSEBOARD_SECRET_KEY and "
+        "PULSEBOARD_ENCRYPTION_KEYS (the files secret_key and encryption_keys in "
+        f"{get_env().data_dir.resolve()} unless you set them yourself)."
+    )
+
+
+@cli.command()
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="backup file to create [default: <data dir>/backups/pulseboard-<UTC time>.sqlite3]",
+)
+def backup(output: Path | None) -> None:
+    """Write a consistent snapshot of the SQLite database and print its path."""
+    _django()
+    from django.db import connection
+
+    from pulseboard.config.env import get_env
+    from pulseboard.core import clock
+    from pulseboard.maintenance.backup import (
+        BackupFailed,
+        backup_sqlite,
+        default_backup_path,
+        pg_dump_guidance,
+    )
+
+    database = connection.settings_dict
+    data_dir = get_env().data_dir.resolve()
+    if connection.vendor != "sqlite":
+        raise click.ClickException(
+            pg_dump_guidance(
+                host=str(database["HOST"]),
+                port=str(database["PORT"]),
+                user=str(database["USER"]),
+                database=str(database["NAME"]),
+                now=clock.now(),
+            )
+        )
+    try:
+        made = backup_sqlite(
+            database=Path(str(database["NAME"])),
+            output=output or default_backup_path(data_dir, clock.now()),
+        )
+    except BackupFailed as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(str(made.path))
+    click.echo(
+        f"Backed up {made.size} bytes in {made.seconds:.2f} s. Keep the keys with it: "
+        f"{data_dir / 'secret_key'} and {data_dir / 'encryption_keys'} (or your "
+        "PULSEBOARD_SECRET_KEY / PULSEBOARD_ENCRYPTION_KEYS); without them the stored "
+        "secrets cannot be decrypted.",
+        err=True,
+    )
+
+
+@cli.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--org", "org_slug", required=True, help="organization slug")
+@click.option("--name", required=True, help="what the token is for, e.g. 'deploy script'")
+@click.option("--scope", type=click.Choice(["admin", "read"]), required=True)
+def token_create_command(org_slug: str, name: str, scope: str) -> None:
+    """Mint an API token and print it once (only its hash is stored)."""
+    _django()
+    from pulseboard.core.actors import Actor
+    from pulseboard.core.errors import DomainError
+    from pulseboard.orgs.selectors import org_get_by_slug
+    from pulseboard.orgs.services import token_create
+
+    try:
+        org = org_get_by_slug(slug=org_slug)
+        made, plaintext = token_create(org=org, actor=Actor.system("cli"), name=name, scope=scope)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    # The token alone on stdout, so TOKEN=$(pulseboard token create ...) works.
+    click.echo(plaintext)
+    click.echo(f"{scope} token '{made.name}' for {org.name}: shown once, store it now.", err=True)
+
+
+def _moment(text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 date or date-time; without a zone offset it is read as UTC."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO 8601 date-time", param_hint=option
+        ) from exc
+
+
+def _rows_in(chunk: str, fmt: str) -> int:
+    # Each JSON row, and only the CSV header line, names "observed_at".
+    if fmt == "json":
+        return chunk.count('"observed_at"')
+    return chunk.count("\n") - chunk.count("observed_at")
+
+
+@cli.command()
+@click.option("--org", "org_slug", required=True, help="organization slug")
+@click.option("--kpi", "kpi_id", required=True, help="KPI id")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option("--since", help="rows observed at or after (ISO 8601; UTC without an offset)")
+@click.option("--until", help="rows observed before (ISO 8601; UTC without an offset)")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="file (else stdout)"
+)
+def export(
+    org_slug: str, kpi_id: str, fmt: str, since: str | None, until: str | None, output: Path | None
+) -> None:
+    """Export a KPI's history, oldest first, streamed from the database."""
+    _django()
+    from tqdm import tqdm
+
+    from pulseboard.core.errors import DomainError
+    from pulseboard.history.export import history_csv, history_json
+    from pulseboard.history.selectors import history_range
+    from pulseboard.indicators.selectors import kpi_get
+    from pulseboard.orgs.selectors import org_get_by_slug
+
+    window = {"since": _moment(since, "--since"), "until": _moment(until, "--until")}
+    try:
+        org = org_get_by_slug(slug=org_slug)
+        kpi = kpi_get(org=org, kpi_id=kpi_id)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    export_rows = history_csv if fmt == "csv" else history_json
+    chunks = export_rows(org_id=org.pk, kpi_id=kpi.pk, **window)
+    if output is None:
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        return
+    total = history_range(org_id=org.pk, kpi_id=kpi.pk, **window).count()
+    with (
+        output.open("w", encoding="utf-8", newline="") as handle,
+        tqdm(total=total, desc=f"Exporting {kpi.title}", unit="row") as bar,
+    ):
+        for chunk in chunks:
+            handle.write(chunk)
+            bar.update(_rows_in(chunk, fmt))
+    click.echo(f"Wrote {total} rows to {output}", err=True)
+
+
 @cli.group()
 def keys() -> None:
     """Signing and encryption keys."""
@@ -125,6 +366,52 @@ def keys_generate() -> None:
 
     click.echo(f"PULSEBOARD_SECRET_KEY={secrets.token_urlsafe(50)}")
     click.echo(f"PULSEBOARD_ENCRYPTION_KEYS={Fernet.generate_key().decode()}")
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--secret", required=True, help="the KPI's webhook secret (whsec_…)")
+@click.option("--value", required=True, type=float, help="the number to record")
+@click.option("--observed-at", help="when it was true (ISO 8601 with offset; default: now)")
+@click.option(
+    "--id", "webhook_id", help="webhook-id to send (default: a fresh one; reuse to retry)"
+)
+def push(
+    url: str, secret: str, value: float, observed_at: str | None, webhook_id: str | None
+) -> None:
+    """Send one value to a KPI's webhook endpoint, signed (Standard Webhooks)."""
+    from pulseboard.connectors.push import PushFailed, outcome_line
+    from pulseboard.connectors.push import push as push_value
+
+    try:
+        outcome = push_value(
+            url=url,
+            secret=secret,
+            value=value,
+            observed_at=observed_at,
+            now=datetime.now(UTC),
+            webhook_id=webhook_id,
+        )
+    except PushFailed as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(outcome_line(outcome))
+
+
+@cli.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret with the first key of PULSEBOARD_ENCRYPTION_KEYS."""
+    _django()
+    from pulseboard.connectors.services import secrets_rotate_keys
+    from pulseboard.core.errors import DomainError
+
+    try:
+        done = secrets_rotate_keys()
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(
+        f"Re-encrypted {done.sources} source secret(s) and {done.connections} Google "
+        "connection(s) with the first key. Keys after the first can now be removed."
+    )
 
 
 def main() -> None:

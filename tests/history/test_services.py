@@ -147,3 +147,12 @@ def test_writes_keep_the_sparkline_rollup_and_rebuild_agrees() -> None:
     rebuilt = series(kpi.sparkline, now.date())
     assert [d for d, _ in rebuilt] == [d for d, _ in incremental]
     assert [round(v, 6) for _, v in rebuilt] == [round(v, 6) for _, v in incremental]
+
+
+@pytest.mark.parametrize("extreme", [1.7976931348623155e308, -1.7976931348623155e308, 5e-324])
+def test_extreme_finite_values_are_recorded(extreme: float) -> None:
+    kpi = KpiFactory()
+    value_record(kpi=kpi, value=extreme, observed_at=None, source="api", actor=ACTOR)
+    value_record(kpi=kpi, value=extreme, observed_at=None, source="api", actor=ACTOR)
+    kpi.refresh_from_db()
+    assert kpi.current_value == extreme

@@ -35,7 +35,7 @@ def test_late_point_outside_window_is_ignored() -> None:
 
 
 def test_garbage_buckets_are_ignored_not_raised() -> None:
-    junk = {"not-a-date": [1, 1], "2026-11-24": "x", "2026-11-23": [4.0, 2]}
+    junk = {"not-a-date": [1, 1], "2026-11-24": "x", "2026-11-23": [2.0, 2]}
     assert series(junk, DAY) == [(DAY - timedelta(days=1), 2.0)]  # type: ignore[arg-type]
 
 
@@ -61,3 +61,12 @@ def test_order_of_writes_does_not_change_the_series(raw: list[tuple[int, float]]
     assert [d for d, _ in forward] == [d for d, _ in backward]
     for (_, a), (_, b) in zip(forward, backward, strict=True):
         assert abs(a - b) <= 1e-6 * max(1.0, abs(a))
+
+
+def test_values_near_the_float_limit_do_not_overflow() -> None:
+    import math
+
+    big = 1.7976931348623155e308
+    buckets = add_point(add_point({}, DAY, big), DAY, big)
+    ((_, mean),) = series(buckets, DAY)
+    assert math.isfinite(mean) and mean == big

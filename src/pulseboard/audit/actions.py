@@ -26,4 +26,5 @@ class Action(StrEnum):
     TOKEN_CREATED = "token.created"
     TOKEN_REVOKED = "token.revoked"
     CONNECTION_CREATED = "connection.created"
+    CONNECTION_REFRESHED = "connection.refreshed"
     CONNECTION_REMOVED = "connection.removed"

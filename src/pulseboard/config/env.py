@@ -12,8 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pulseboard.orgs.rates import parse_rate
 
 
 class ConfigurationError(RuntimeError):
@@ -34,12 +36,16 @@ class Env(BaseSettings):
     csrf_trusted_origins: str = ""
     base_url: str = "http://127.0.0.1:8000"
     secure_cookies: bool = False
+    https: bool = False
+    hsts_seconds: int = Field(default=31_536_000, ge=0)
+    hsts_preload: bool = False
     log_level: str = "INFO"
     allow_private_cidrs: str = ""
     ca_bundle: str = ""
     worker_concurrency: int = 50
     worker_batch_size: int = 100
     worker_poll_seconds: float = 1.0
+    worker_lease_seconds: float = Field(default=60.0, gt=0)
     api_write_rate: str = "120/minute"
     google_client_id: str = ""
     google_client_secret: SecretStr | None = None
@@ -47,6 +53,12 @@ class Env(BaseSettings):
     google_token_url: str = "https://oauth2.googleapis.com/token"
     google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
     google_sheets_url: str = "https://sheets.googleapis.com"
+
+    @field_validator("api_write_rate")
+    @classmethod
+    def _rate_is_valid(cls, value: str) -> str:
+        parse_rate(value)  # raises ValueError with a hint, reported as a settings error
+        return value
 
     @property
     def uses_postgres(self) -> bool:

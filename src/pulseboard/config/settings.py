@@ -34,7 +34,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "pulseboard.ops.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "pulseboard.api.ApiErrorShapeMiddleware",
+    "pulseboard.core.db_outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -49,6 +52,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "pulseboard.config.urls"
 WSGI_APPLICATION = "pulseboard.config.wsgi.application"
 AUTH_USER_MODEL = "orgs.User"
+# Every password check passes the login throttle (orgs/login_throttle.py).
+AUTHENTICATION_BACKENDS = ["pulseboard.orgs.login_throttle.ThrottledModelBackend"]
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
@@ -123,8 +128,23 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = ENV.secure_cookies
-CSRF_COOKIE_SECURE = ENV.secure_cookies
+SESSION_COOKIE_SECURE = ENV.secure_cookies or ENV.https
+CSRF_COOKIE_SECURE = ENV.secure_cookies or ENV.https
+if ENV.https:
+    SECURE_SSL_REDIRECT = True
+    # Load balancers probe the processes (and Prometheus scrapes them) directly over
+    # plain HTTP; a redirect would read as "down".
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    # `pulseboard serve` speaks plain HTTP, so HTTPS means a TLS-terminating proxy
+    # in front that sets X-Forwarded-Proto (docs/operations.md).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = ENV.hsts_seconds
+    # Covers only subdomains of Pulseboard's own host name.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = ENV.hsts_preload
+    # Preloading commits the whole registrable domain in browsers' built-in lists;
+    # that is the operator's decision (PULSEBOARD_HSTS_PRELOAD), not a missing setting.
+    SILENCED_SYSTEM_CHECKS = [] if ENV.hsts_preload else ["security.W021"]
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -154,6 +174,7 @@ PULSEBOARD = {
     "WORKER_CONCURRENCY": ENV.worker_concurrency,
     "WORKER_BATCH_SIZE": ENV.worker_batch_size,
     "WORKER_POLL_SECONDS": ENV.worker_poll_seconds,
+    "WORKER_LEASE_SECONDS": ENV.worker_lease_seconds,
     "API_WRITE_RATE": ENV.api_write_rate,
     "GOOGLE_CLIENT_ID": ENV.google_client_id,
     "GOOGLE_CLIENT_SECRET": (

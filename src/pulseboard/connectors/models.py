@@ -85,6 +85,8 @@ class WebhookDelivery(OrgScopedModel):
     received_at = models.DateTimeField()
     value = models.FloatField()
     observed_at = models.DateTimeField()
+    # False when observed_at was older than the KPI's current value: history only.
+    applied = models.BooleanField(default=True)
 
     class Meta:
         constraints: ClassVar = [

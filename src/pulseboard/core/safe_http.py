@@ -656,6 +656,36 @@ class SafeSession:
         except TimeoutError:
             raise FetchError(f"timed out after {self._policy.total_timeout:g} s") from None
 
+    async def post_form(
+        self, url: str, *, data: Mapping[str, str], headers: Mapping[str, str] | None = None
+    ) -> FetchResult:
+        """POST an urlencoded form to ``url`` and return the answer whatever its status.
+
+        OAuth token and revocation endpoints explain a refusal in a 4xx JSON body, so the
+        caller judges the status. Redirects are not followed: a form may carry credentials.
+        """
+        if self._session is None:
+            raise RuntimeError("SafeSession.post_form called outside 'async with'")
+        checked = check_url(url, self._policy)
+        sent = _check_headers(headers or {})
+        try:
+            async with (
+                asyncio.timeout(self._policy.total_timeout),
+                self._session.post(
+                    checked.url, data=dict(data), headers=sent, allow_redirects=False
+                ) as resp,
+            ):
+                body = await self._read_capped(resp)
+                return FetchResult(
+                    status=resp.status, body=body, content_type=resp.content_type, url=url
+                )
+        except (FetchError, UnsafeURLError):
+            raise
+        except TimeoutError:
+            raise FetchError(f"timed out after {self._policy.total_timeout:g} s") from None
+        except Exception as exc:
+            raise _fetch_error(exc, checked, self._policy) from None
+
     async def _follow(
         self, session: aiohttp.ClientSession, checked: CheckedURL, headers: dict[str, str]
     ) -> FetchResult:

@@ -6,14 +6,12 @@ from datetime import datetime
 from typing import Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from pulseboard.api_input import ApiDatetime
 
 
 class HistoryQuery(Schema):
-    model_config = ConfigDict(extra="forbid")
-
     since: ApiDatetime | None = Field(default=None, description="rows observed at or after")
     until: ApiDatetime | None = Field(default=None, description="rows observed before")
     format: Literal["json", "csv"] = "json"

@@ -1,9 +1,10 @@
 """Pure: the per-day rollup behind sparklines (no Django, no I/O).
 
-A KPI keeps ``{"YYYY-MM-DD": [sum, count], ...}`` for the last ``WINDOW_DAYS``
+A KPI keeps ``{"YYYY-MM-DD": [mean, count], ...}`` for the last ``WINDOW_DAYS``
 UTC days. Each value write adds to its day's bucket inside the same row update
 that stores the value, so Home draws sparklines without reading history rows.
-Averages are order-independent, so late writes land in their day correctly.
+Averages are order-independent, so late writes land in their day correctly. A
+running mean (not a sum) is kept so values near the float limit cannot overflow.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ def add_point(
     newest = max([day, *(date.fromisoformat(k) for k in updated)])
     oldest = newest - timedelta(days=window_days - 1)
     if day >= oldest:
-        total, count = updated.get(day.isoformat(), [0.0, 0])
-        updated[day.isoformat()] = [total + value, count + 1]
+        mean, count = updated.get(day.isoformat(), [0.0, 0])
+        # Weighted terms are each bounded by the larger input: no overflow to inf.
+        updated[day.isoformat()] = [
+            mean * (count / (count + 1)) + value / (count + 1),
+            int(count) + 1,
+        ]
     return {k: v for k, v in updated.items() if date.fromisoformat(k) >= oldest}
 
 
@@ -42,9 +47,7 @@ def from_daily_averages(
         return {}
     newest = max(day for day, _, _ in rows)
     oldest = newest - timedelta(days=window_days - 1)
-    return {
-        day.isoformat(): [avg * count, count] for day, avg, count in rows if day >= oldest and count
-    }
+    return {day.isoformat(): [avg, count] for day, avg, count in rows if day >= oldest and count}
 
 
 def series(
@@ -61,14 +64,14 @@ def series(
             continue
         if not isinstance(pair, list) or len(pair) != 2:
             continue
-        total, count = pair
-        if not isinstance(count, int | float) or count <= 0 or not isinstance(total, int | float):
+        mean, count = pair
+        if not isinstance(count, int | float) or count <= 0 or not isinstance(mean, int | float):
             continue
         try:
             day = date.fromisoformat(key)
         except ValueError:
             continue
-        points.append((day, total / count))
+        points.append((day, float(mean)))
     points.sort()
     return points
 

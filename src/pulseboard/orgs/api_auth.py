@@ -59,3 +59,13 @@ def require_admin(request: HttpRequest) -> ApiPrincipal:
     if not caller.is_admin:
         raise Forbidden("this action needs a token with admin scope")
     return caller
+
+
+class AdminTokenAuth(ApiTokenAuth):
+    """Bearer auth of admin-only operations: a read token gets 403 before its body is read."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiPrincipal | None:
+        caller = super().authenticate(request, token)
+        if caller is not None and not caller.is_admin:
+            raise Forbidden("this action needs a token with admin scope")
+        return caller

@@ -114,3 +114,36 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ApiWriteWindow(models.Model):
+    """One API token's write counter for the current fixed window (see ``orgs/rate_limit.py``).
+
+    One row per token, reused window after window, so the table never grows past
+    the number of tokens.
+    """
+
+    token = models.OneToOneField(
+        ApiToken, on_delete=models.CASCADE, primary_key=True, related_name="write_window"
+    )
+    window_start = models.BigIntegerField()  # Unix seconds, aligned to the rate's period
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.token_id}: {self.count} since {self.window_start}"
+
+
+class LoginFailureWindow(models.Model):
+    """Failed password checks of one (e-mail, client address) pair (``orgs/login_throttle.py``).
+
+    The key is a keyed hash of the pair, so neither the address typed (sometimes a
+    password pasted into the wrong box) nor the client's IP is stored. One row per pair
+    while it has recent failures; a successful login deletes it.
+    """
+
+    key = models.CharField(max_length=64, primary_key=True)
+    window_start = models.DateTimeField(db_index=True)  # the first failure of the window
+    failures = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key[:8]}…: {self.failures} since {self.window_start:%Y-%m-%d %H:%M}"

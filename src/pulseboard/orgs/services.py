@@ -1,9 +1,17 @@
-"""Writes for organizations and memberships (org creation, admins, roles)."""
+"""Writes for organizations and memberships: org creation, admins, roles, invites, API tokens.
+
+Membership changes keep one rule everywhere: an organization always has at least one
+admin, so the last admin can be neither demoted nor removed. Invites are single-use
+links that expire; only the hash of the link's token is stored.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
@@ -11,13 +19,16 @@ from pulseboard.audit.actions import Action
 from pulseboard.audit.services import audit_record
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
-from pulseboard.core.errors import Conflict, ValidationFailed
+from pulseboard.core.errors import Conflict, NotFound, ValidationFailed
 from pulseboard.core.tokens import hash_token, mint_token
-from pulseboard.orgs.models import ApiToken, Membership, Organization, User
+from pulseboard.orgs.models import ApiToken, Invite, Membership, Organization, User
 from pulseboard.orgs.roles import Role, TokenScope
 
 # Writing last_used_at on every request would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+INVITE_LIFETIME = timedelta(days=7)
+MAX_INVITE_LIFETIME = timedelta(days=30)
+MAX_TOKEN_LENGTH = 200
 
 
 def _unique_slug(name: str) -> str:
@@ -173,3 +184,241 @@ def token_authenticate(*, plaintext: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def _role(raw: object) -> Role:
+    if raw not in (Role.ADMIN.value, Role.MEMBER.value):
+        raise ValidationFailed(
+            "role: must be 'admin' or 'member'", errors={"role": "must be 'admin' or 'member'"}
+        )
+    return Role(str(raw))
+
+
+def _email(raw: object, *, required: bool) -> str:
+    text = raw.strip().lower() if isinstance(raw, str) else ""
+    if not text:
+        if required:
+            raise ValidationFailed(
+                "email: required", errors={"email": "an e-mail address is required"}
+            )
+        return ""
+    try:
+        validate_email(text)
+    except DjangoValidationError:
+        raise ValidationFailed(
+            "email: not an e-mail address", errors={"email": "not an e-mail address"}
+        ) from None
+    return text
+
+
+def invite_problem(invite: Invite, *, now: datetime) -> str | None:
+    """Why the invite can no longer be accepted, or None while it is usable."""
+    if invite.used_at is not None:
+        return "This invite link has already been used. Ask an admin for a new one."
+    if invite.expires_at <= now:
+        return "This invite link has expired. Ask an admin for a new one."
+    return None
+
+
+def member_invite(
+    *,
+    org: Organization,
+    actor: Actor,
+    role: str,
+    email: str = "",
+    lifetime: timedelta = INVITE_LIFETIME,
+) -> tuple[Invite, str]:
+    """A single-use invite link; returns the invite and the link's token, shown once.
+
+    ``email`` is optional: when given, only an account with that address can accept.
+    """
+    checked_role = _role(role)
+    address = _email(email, required=False)
+    if not timedelta(0) < lifetime <= MAX_INVITE_LIFETIME:
+        raise ValidationFailed(
+            "lifetime: an invite lives between a minute and 30 days",
+            errors={"lifetime": "must be more than 0 and at most 30 days"},
+        )
+    if address and Membership.objects.filter(org=org, user__email=address).exists():
+        raise Conflict(f"{address} is already a member of {org.name}")
+    minted = mint_token("pbi")
+    with transaction.atomic():
+        invite = Invite.objects.create(
+            org=org,
+            email=address,
+            role=checked_role,
+            token_digest=minted.digest,
+            created_by_id=actor.user_id,
+            expires_at=clock.now() + lifetime,
+        )
+        audit_record(
+            org_id=org.pk,
+            actor=actor,
+            action=Action.MEMBER_INVITED,
+            target_type="invite",
+            target_id=invite.pk,
+            target_label=address or "invite link",
+            after={
+                "email": address,
+                "role": checked_role.value,
+                "expires_at": invite.expires_at.isoformat(),
+            },
+        )
+    return invite, minted.plaintext
+
+
+def invite_revoke(*, invite: Invite, actor: Actor) -> Invite:
+    """End an unused invite's lifetime now; a used invite cannot be revoked (it is spent)."""
+    with transaction.atomic():
+        current = Invite.objects.select_for_update().get(pk=invite.pk)
+        if current.used_at is not None:
+            raise Conflict("This invite has already been used; remove the member instead.")
+        now = clock.now()
+        if current.expires_at <= now:
+            return current
+        current.expires_at = now
+        current.save(update_fields=["expires_at"])
+        audit_record(
+            org_id=current.org_id,
+            actor=actor,
+            action=Action.INVITE_REVOKED,
+            target_type="invite",
+            target_id=current.pk,
+            target_label=current.email or "invite link",
+        )
+    return current
+
+
+def _check_password(password: object, email: str) -> str:
+    if not isinstance(password, str) or not password:
+        raise ValidationFailed("password: required", errors={"password": "a password is required"})
+    try:
+        validate_password(password, user=User(email=email))
+    except DjangoValidationError as exc:
+        message = " ".join(exc.messages)
+        raise ValidationFailed(f"password: {message}", errors={"password": message}) from None
+    return password
+
+
+def invite_accept(
+    *,
+    token: str,
+    user: User | None = None,
+    email: str = "",
+    password: str = "",
+    ip: str | None = None,
+) -> Membership:
+    """Join the invite's org as ``user``, or as a new account (``email`` + ``password``).
+
+    The invite is locked, checked and spent in the same transaction as the
+    membership, so a link can never be used twice, even by two racing requests.
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise NotFound("This invite link is not valid.")
+    with transaction.atomic():
+        invite = (
+            Invite.objects.select_for_update()
+            .select_related("org")
+            .filter(token_digest=hash_token(token))
+            .first()
+        )
+        if invite is None:
+            raise NotFound("This invite link is not valid.")
+        now = clock.now()
+        problem = invite_problem(invite, now=now)
+        if problem:
+            raise Conflict(problem)
+        if user is None:
+            address = _email(email, required=True)
+            if invite.email and address != invite.email:
+                raise ValidationFailed(
+                    f"email: this invite is for {invite.email}",
+                    errors={"email": f"this invite is for {invite.email}"},
+                )
+            if User.objects.filter(email=address).exists():
+                raise Conflict(
+                    "An account with this e-mail address exists: log in, then open the "
+                    "invite link again."
+                )
+            _check_password(password, address)
+            user = User.objects.create_user(email=address, password=password)
+        elif invite.email and user.email.lower() != invite.email:
+            raise ValidationFailed(
+                f"email: this invite is for {invite.email}, you are logged in as {user.email}",
+                errors={"email": f"this invite is for {invite.email}"},
+            )
+        membership = member_add(
+            org=invite.org, user=user, role=Role(invite.role), actor=Actor.for_user(user, ip)
+        )
+        invite.used_at = now
+        invite.used_by = user
+        invite.save(update_fields=["used_at", "used_by"])
+    return membership
+
+
+def _membership_locked(membership: Membership) -> Membership:
+    current = (
+        Membership.objects.select_for_update()
+        .select_related("user", "org")
+        .filter(pk=membership.pk)
+        .first()
+    )
+    if current is None:
+        raise NotFound("This person is no longer a member.")
+    return current
+
+
+def _last_admin_guard(membership: Membership, verb: str) -> Membership:
+    """Lock the org's admins and refuse to take away its last one."""
+    admins = list(
+        Membership.objects.select_for_update()
+        .filter(org_id=membership.org_id, role=Role.ADMIN)
+        .values_list("pk", flat=True)
+    )
+    current = _membership_locked(membership)
+    if current.role == Role.ADMIN and len(admins) <= 1:
+        raise Conflict(
+            f"{current.user.email} is the last admin of {current.org.name} and cannot be "
+            f"{verb}: make another member an admin first."
+        )
+    return current
+
+
+def member_role_change(*, membership: Membership, role: str, actor: Actor) -> Membership:
+    new_role = _role(role)
+    with transaction.atomic():
+        if new_role == Role.ADMIN:
+            current = _membership_locked(membership)
+        else:
+            current = _last_admin_guard(membership, "demoted")
+        if current.role == new_role:
+            return current
+        before = current.role
+        current.role = new_role
+        current.save(update_fields=["role"])
+        audit_record(
+            org_id=current.org_id,
+            actor=actor,
+            action=Action.MEMBER_ROLE_CHANGED,
+            target_type="user",
+            target_id=str(current.user_id),
+            target_label=current.user.email,
+            before={"role": before},
+            after={"role": new_role.value},
+        )
+    return current
+
+
+def member_remove(*, membership: Membership, actor: Actor) -> None:
+    with transaction.atomic():
+        current = _last_admin_guard(membership, "removed")
+        audit_record(
+            org_id=current.org_id,
+            actor=actor,
+            action=Action.MEMBER_REMOVED,
+            target_type="user",
+            target_id=str(current.user_id),
+            target_label=current.user.email,
+            before={"role": current.role},
+        )
+        current.delete()

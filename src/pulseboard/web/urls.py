@@ -2,11 +2,88 @@
 
 from django.urls import path
 
-from pulseboard.web.views import auth, home
+from pulseboard.web.views import (
+    audit,
+    auth,
+    connections,
+    home,
+    invites,
+    kpi_detail,
+    kpi_settings,
+    kpi_value,
+    members,
+    org_switch,
+    pull,
+    sources,
+    tokens,
+)
 
 app_name = "web"
 urlpatterns = [
     path("", home.home, name="home"),
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth.LogoutView.as_view(), name="logout"),
+    path("password-reset/", auth.PasswordResetView.as_view(), name="password-reset"),
+    path("password-reset/sent/", auth.PasswordResetDoneView.as_view(), name="password-reset-done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "password-reset/done/",
+        auth.PasswordResetCompleteView.as_view(),
+        name="password-reset-complete",
+    ),
+    path("org/switch/", org_switch.org_switch, name="org-switch"),
+    path("invite/<str:token>/", invites.invite_accept, name="invite-accept"),
+    path("kpis/<str:kpi_id>/", kpi_detail.kpi_detail, name="kpi-detail"),
+    path("kpis/<str:kpi_id>/history.csv", kpi_detail.kpi_history_csv, name="kpi-history-csv"),
+    path("kpis/<str:kpi_id>/value/", kpi_value.kpi_value, name="kpi-value"),
+    path("settings/kpis/", kpi_settings.kpi_settings, name="settings-kpis"),
+    path("settings/kpis/new/", kpi_settings.kpi_create, name="kpi-create"),
+    path("settings/kpis/suggest/", kpi_settings.kpi_suggest, name="kpi-suggest"),
+    path("settings/kpis/preview/", kpi_settings.kpi_preview, name="kpi-preview"),
+    path("settings/kpis/<str:kpi_id>/edit/", kpi_settings.kpi_edit, name="kpi-edit"),
+    path("settings/kpis/<str:kpi_id>/publish/", kpi_settings.kpi_publish, name="kpi-publish"),
+    path("settings/kpis/<str:kpi_id>/move/", kpi_settings.kpi_move, name="kpi-move"),
+    path("settings/kpis/<str:kpi_id>/delete/", kpi_settings.kpi_delete, name="kpi-delete"),
+    path("settings/kpis/<str:kpi_id>/source/", sources.kpi_source, name="kpi-source"),
+    path(
+        "settings/kpis/<str:kpi_id>/source/rotate/",
+        sources.kpi_source_rotate,
+        name="kpi-source-rotate",
+    ),
+    path("settings/kpis/<str:kpi_id>/source/pull/", pull.kpi_source_pull, name="kpi-source-pull"),
+    path("settings/members/", members.members, name="members"),
+    path("settings/members/invite/", members.member_invite, name="member-invite"),
+    path("settings/members/<int:membership_id>/role/", members.member_role, name="member-role"),
+    path(
+        "settings/members/<int:membership_id>/remove/",
+        members.member_remove,
+        name="member-remove",
+    ),
+    path(
+        "settings/members/invites/<str:invite_id>/revoke/",
+        members.invite_revoke,
+        name="invite-revoke",
+    ),
+    path("settings/tokens/", tokens.tokens, name="tokens"),
+    path("settings/tokens/new/", tokens.token_create, name="token-create"),
+    path("settings/tokens/<str:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
+    path("settings/audit/", audit.audit, name="audit"),
+    path("profile/connections/", connections.connections, name="connections"),
+    path("profile/connections/start/", connections.connections_start, name="connections-start"),
+    # No trailing slash: Google compares the redirect URI byte for byte with the one
+    # registered in the Cloud Console, and the docs give it in this form.
+    path(
+        "profile/connections/callback",
+        connections.connections_callback,
+        name="connections-callback",
+    ),
+    path(
+        "profile/connections/<str:connection_id>/disconnect/",
+        connections.connections_disconnect,
+        name="connections-disconnect",
+    ),
 ]

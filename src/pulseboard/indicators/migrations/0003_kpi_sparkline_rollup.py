@@ -27,7 +27,7 @@ def fill_rollups(apps, schema_editor):
             .annotate(avg=Avg("value"), n=Count("id"))
             .values_list("day", "avg", "n")
         )
-        rollup = {day.isoformat(): [avg * n, n] for day, avg, n in rows if day >= oldest and n}
+        rollup = {day.isoformat(): [avg, n] for day, avg, n in rows if day >= oldest and n}
         Kpi.objects.using(alias).filter(pk=kpi.pk).update(sparkline=rollup)
 
 

@@ -1,0 +1,62 @@
+"""API shapes of a KPI's source: the binding a client sends and the state it reads back.
+
+``kind`` is checked against the connector registry, not a fixed list, so a new
+connector needs no schema change; each connector validates its own ``config``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+from pulseboard.connectors.base import SourceStatus
+
+
+class SourceIn(Schema):
+    """Bind a KPI: ``{"kind": "webhook", "config": {}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(max_length=20, examples=["manual", "webhook"])
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class StatusDetail(Schema):
+    label: str
+    value: str
+
+
+class SourceStatusOut(Schema):
+    summary: str
+    failing: bool
+    details: list[StatusDetail]
+
+    @classmethod
+    def from_status(cls, status: SourceStatus) -> SourceStatusOut:
+        return cls(
+            summary=status.summary,
+            failing=status.failing,
+            details=[StatusDetail(label=label, value=value) for label, value in status.details],
+        )
+
+
+class SourceOut(Schema):
+    kind: str
+    config: dict[str, Any] = Field(description="the non-secret settings")
+    secret_hint: str | None = Field(description="last 4 characters of the stored secret")
+    endpoint: str | None = Field(description="webhook only: where senders POST")
+    interval_seconds: int | None = Field(description="pull kinds only")
+    last_pulled_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    status: SourceStatusOut
+
+
+class SourceBoundOut(SourceOut):
+    secret: str | None = Field(
+        description="a newly minted webhook secret: shown in this response only, store it now"
+    )

@@ -1,0 +1,112 @@
+"""The inbound webhook endpoint ``POST /hooks/kpis/<kpi_id>`` (DESIGN.md §6).
+
+A plain Django view, exempt from CSRF, that never touches the session or the user:
+the signature is the only credential. It reads at most 64 KiB + 1 byte of the body
+(413 beyond), loads only the KPI's webhook source row (one query), checks the Standard
+Webhooks signature and the body, then hands the delivery to ``webhook_deliver``. A KPI
+that does not exist, or is not bound to a webhook, is checked against a decoy secret
+along the same path, so its answer is byte for byte that of a bad signature.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Final
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from pulseboard.connectors.selectors import webhook_target_get
+from pulseboard.connectors.services import DeliveryTargetGone, webhook_deliver
+from pulseboard.connectors.webhook import (
+    MAX_BODY_BYTES,
+    SIGNATURE_MISMATCH,
+    WebhookRejected,
+    decoy_secret,
+    parse_body,
+    too_large,
+    verify,
+)
+from pulseboard.core import clock
+from pulseboard.core.crypto import DecryptionFailed, cipher
+from pulseboard.core.errors import ValidationFailed
+from pulseboard.ops.metrics import record_webhook
+from pulseboard.orgs.api_auth import client_ip
+
+logger = logging.getLogger(__name__)
+
+# KPI ids are new_id()'s url-safe text; anything else names no KPI (and a NUL byte would
+# upset PostgreSQL), so it takes the decoy path without a query.
+_KPI_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def _answer(status: int, body: dict[str, object], outcome: str) -> JsonResponse:
+    record_webhook(outcome)
+    response = JsonResponse(body, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _rejected(rejection: WebhookRejected) -> JsonResponse:
+    return _answer(rejection.status, {"detail": rejection.message}, rejection.outcome)
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _secret_for(kpi_id: str, secret_encrypted: str) -> str:
+    try:
+        return cipher().decrypt(secret_encrypted)
+    except DecryptionFailed:
+        # An operator removed a key too early; the sender cannot fix that, the log says why.
+        logger.error("the webhook secret of KPI %s cannot be decrypted with any key", kpi_id)
+        return decoy_secret()
+
+
+@csrf_exempt
+def webhook_receive(request: HttpRequest, kpi_id: str) -> JsonResponse:
+    if request.method != "POST":
+        response = JsonResponse({"detail": "send the delivery with POST"}, status=405)
+        response["Allow"] = "POST"
+        return response
+    if _declared_length(request) > MAX_BODY_BYTES:
+        return _rejected(too_large())
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _rejected(too_large())
+
+    target = webhook_target_get(kpi_id=kpi_id) if _KPI_ID.fullmatch(kpi_id) else None
+    secret = decoy_secret() if target is None else _secret_for(kpi_id, target.secret_encrypted)
+    try:
+        webhook_id = verify(secret=secret, body=body, headers=request.headers, now=clock.now())
+        if target is None:  # unreachable: nobody holds the decoy; kept so typing agrees
+            return _answer(401, {"detail": SIGNATURE_MISMATCH}, "unauthorized")
+        payload = parse_body(body)
+        outcome = webhook_deliver(
+            target=target, webhook_id=webhook_id, payload=payload, ip=client_ip(request)
+        )
+    except WebhookRejected as rejection:
+        return _rejected(rejection)
+    except DeliveryTargetGone:
+        return _answer(401, {"detail": SIGNATURE_MISMATCH}, "unauthorized")
+    except ValidationFailed as exc:
+        detail: dict[str, object] = {"detail": exc.message}
+        if exc.errors:
+            detail["errors"] = exc.errors
+        return _answer(422, detail, "invalid")
+    return _answer(
+        200,
+        {
+            "accepted": True,
+            "replay": outcome.replay,
+            "applied": outcome.applied,
+            "value": outcome.value,
+            "observed_at": outcome.observed_at.isoformat(),
+        },
+        "replayed" if outcome.replay else "accepted",
+    )

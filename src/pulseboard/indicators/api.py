@@ -1,0 +1,182 @@
+"""REST endpoints for KPIs (DESIGN §10): list, create, read, edit, delete, value write, parse-title.
+
+Every handler scopes to the calling token's org, so another org's KPI is a 404
+like a KPI that does not exist. Read tokens see published KPIs only and cannot
+write (403). Reads return ``KpiOut`` built by ``kpi_cards``, the same code the
+web uses, so formatted values, target phrases, staleness and change agree.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+
+from pulseboard.api_input import is_object_id
+from pulseboard.core import clock
+from pulseboard.core.errors import Forbidden, NotFound
+from pulseboard.history.models import ValueSource
+from pulseboard.history.services import value_record
+from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.quickcreate import parse_title
+from pulseboard.indicators.schemas import (
+    KpiIn,
+    KpiOut,
+    KpiPatch,
+    ParseTitleIn,
+    ParseTitleOut,
+    ValueIn,
+    ValueOut,
+)
+from pulseboard.indicators.selectors import kpi_cards, kpi_get, kpi_list
+from pulseboard.indicators.services import kpi_create, kpi_delete, kpi_set_published, kpi_update
+from pulseboard.orgs.api_auth import AdminTokenAuth, ApiPrincipal, principal, require_admin
+from pulseboard.schemas import ERRORS
+
+ADMIN = AdminTokenAuth()
+router = Router(tags=["KPIs"])
+
+
+def kpi_for(caller: ApiPrincipal, kpi_id: str) -> Kpi:
+    """The caller's KPI, or NotFound; read tokens see published KPIs only."""
+    if not is_object_id(kpi_id):
+        raise NotFound("KPI not found")
+    kpi = kpi_get(org=caller.org, kpi_id=kpi_id)
+    if not kpi.published and not caller.is_admin:
+        raise NotFound("KPI not found")
+    return kpi
+
+
+def kpi_out(caller: ApiPrincipal, kpi: Kpi) -> KpiOut:
+    fresh = kpi_get(org=caller.org, kpi_id=kpi.pk)
+    (card,) = kpi_cards(org=caller.org, kpis=[fresh], now=clock.now(), sparklines=False)
+    return KpiOut.from_card(card)
+
+
+class KpiListQuery(Schema):
+    include: Literal["drafts"] | None = None
+
+
+@router.get(
+    "/kpis",
+    response={200: list[KpiOut], **ERRORS},
+    operation_id="kpi_list",
+    url_name="kpi-list",
+    summary="Published KPIs in Home order (admin tokens: ?include=drafts adds drafts)",
+)
+def kpi_list_endpoint(request: HttpRequest, filters: Query[KpiListQuery]) -> list[KpiOut]:
+    caller = principal(request)
+    drafts = filters.include == "drafts"
+    if drafts and not caller.is_admin:
+        raise Forbidden("include=drafts needs a token with admin scope")
+    kpis = list(kpi_list(org=caller.org, include_drafts=drafts))
+    cards = kpi_cards(org=caller.org, kpis=kpis, now=clock.now(), sparklines=False)
+    return [KpiOut.from_card(card) for card in cards]
+
+
+@router.post(
+    "/kpis",
+    auth=ADMIN,
+    response={201: KpiOut, **ERRORS},
+    operation_id="kpi_create",
+    url_name="kpi-list",
+    summary="Create a KPI (admin)",
+)
+def kpi_create_endpoint(request: HttpRequest, payload: KpiIn) -> Status[KpiOut]:
+    caller = require_admin(request)
+    kpi = kpi_create(
+        org=caller.org, actor=caller.actor, data=payload.model_dump(mode="json", exclude_unset=True)
+    )
+    return Status(201, kpi_out(caller, kpi))
+
+
+@router.get(
+    "/kpis/{kpi_id}",
+    response={200: KpiOut, **ERRORS},
+    operation_id="kpi_get",
+    url_name="kpi-detail",
+    summary="One KPI",
+)
+def kpi_get_endpoint(request: HttpRequest, kpi_id: str) -> KpiOut:
+    caller = principal(request)
+    return kpi_out(caller, kpi_for(caller, kpi_id))
+
+
+@router.patch(
+    "/kpis/{kpi_id}",
+    auth=ADMIN,
+    response={200: KpiOut, **ERRORS},
+    operation_id="kpi_patch",
+    url_name="kpi-detail",
+    summary="Edit a KPI (admin); send only the fields to change",
+)
+def kpi_patch_endpoint(request: HttpRequest, kpi_id: str, payload: KpiPatch) -> KpiOut:
+    caller = require_admin(request)
+    kpi = kpi_for(caller, kpi_id)
+    data = payload.model_dump(mode="json", exclude_unset=True)
+    published = data.pop("published", None)
+    with transaction.atomic():
+        kpi = kpi_update(kpi=kpi, actor=caller.actor, data=data)
+        if published is not None:
+            # Its own service so the audit log says "published", not "updated".
+            kpi = kpi_set_published(kpi=kpi, actor=caller.actor, published=published)
+    return kpi_out(caller, kpi)
+
+
+@router.delete(
+    "/kpis/{kpi_id}",
+    auth=ADMIN,
+    response={204: None, **ERRORS},
+    operation_id="kpi_delete",
+    url_name="kpi-detail",
+    summary="Delete a KPI and its history (admin)",
+)
+def kpi_delete_endpoint(request: HttpRequest, kpi_id: str) -> Status[None]:
+    caller = require_admin(request)
+    kpi_delete(kpi=kpi_for(caller, kpi_id), actor=caller.actor)
+    return Status(204, None)
+
+
+@router.put(
+    "/kpis/{kpi_id}/value",
+    auth=ADMIN,
+    response={200: ValueOut, **ERRORS},
+    operation_id="kpi_value",
+    url_name="kpi-value",
+    summary="Record a value (admin); a write older than the current value goes to history only",
+)
+def kpi_value_endpoint(request: HttpRequest, kpi_id: str, payload: ValueIn) -> ValueOut:
+    caller = require_admin(request)
+    kpi = kpi_for(caller, kpi_id)
+    write = value_record(
+        kpi=kpi,
+        value=payload.value,
+        observed_at=payload.observed_at,
+        source=ValueSource.API,
+        actor=caller.actor,
+    )
+    assert write.history is not None  # an API write is always recorded
+    return ValueOut(
+        applied=write.applied,
+        value=write.history.value,
+        observed_at=write.history.observed_at,
+        status=write.history.status,  # type: ignore[arg-type]
+        kpi=kpi_out(caller, write.kpi),
+    )
+
+
+@router.post(
+    "/parse-title",
+    response={200: ParseTitleOut, **ERRORS},
+    operation_id="parse_title",
+    url_name="parse-title",
+    summary="Detect shape, target and unit in a KPI title (quick-create)",
+)
+def parse_title_endpoint(request: HttpRequest, payload: ParseTitleIn) -> ParseTitleOut:
+    principal(request)
+    detected = parse_title(payload.title)
+    if detected is None:
+        return ParseTitleOut()
+    return ParseTitleOut(**detected.to_dict())  # type: ignore[arg-type]

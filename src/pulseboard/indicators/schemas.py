@@ -1,0 +1,218 @@
+"""API shapes of a KPI: what create/patch accept (``KpiIn``, ``KpiPatch``), what reads return
+(``KpiOut``, built from the same ``KpiCard`` the web shows), value writes and title parsing.
+
+Input schemas check types (field-level 422s); the services check the rules
+(shape parameters, durations, parent cycles) and answer in the same
+``{"detail", "errors"}`` form. Names are DESIGN §10's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+from pulseboard.api_input import ObservedAt
+from pulseboard.indicators.selectors import KpiCard
+from pulseboard.indicators.services import MAX_DESCRIPTION, MAX_TITLE
+
+ShapeName = Literal["stay_above", "stay_below", "stay_between", "trend"]
+DirectionName = Literal["up", "down"]
+BaselineModeName = Literal["fixed", "prior_period"]
+UnitTypeName = Literal["number", "currency", "percentage", "time", "boolean"]
+DisplayFormatName = Literal["integer", "decimal_1", "decimal_2", "percentage"]
+CategoryName = Literal["leading", "lagging"]
+StatusName = Literal["green", "yellow", "red", "unknown"]
+# JSON numbers only: no strings, no booleans, no NaN/Infinity.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Duration = Annotated[str, Field(max_length=10, examples=["1h", "1d", "7d"])]
+MAX_POSITION = 2_147_483_647  # PositiveIntegerField on PostgreSQL
+# Default of KpiPatch fields that may not be null: absent means "keep", and
+# exclude_unset drops them before the service sees the data.
+KEEP: Any = None
+
+
+def _without_defaults(schema: dict[str, Any]) -> None:
+    # A PATCH field left out keeps its value; a "default" in the schema would say otherwise.
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
+class KpiIn(Schema):
+    """Create a KPI: ``title`` and ``shape`` with its parameters are required."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=MAX_TITLE)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
+    shape: ShapeName
+    threshold: Number | None = None
+    lower: Number | None = None
+    upper: Number | None = None
+    direction: DirectionName | None = None
+    baseline: Number | None = None
+    baseline_mode: BaselineModeName = "fixed"
+    baseline_period: Duration | None = None
+    warn_at: Number | None = None
+    warn_margin: Number | None = None
+    unit_type: UnitTypeName = "number"
+    unit_label: str = Field(default="", max_length=20)
+    display_format: DisplayFormatName = "decimal_1"
+    published: bool = False
+    position: int | None = Field(default=None, ge=0, le=MAX_POSITION, strict=True)
+    category: CategoryName | None = None
+    parent_id: str | None = Field(default=None, max_length=32)
+    expected_every: Duration | None = None
+    compare_period: Duration = "7d"
+
+
+class KpiPatch(Schema):
+    """Edit a KPI: send only the fields to change; ``null`` clears an optional one."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_defaults)
+
+    title: str = Field(default=KEEP, min_length=1, max_length=MAX_TITLE)
+    description: str = Field(default=KEEP, max_length=MAX_DESCRIPTION)
+    shape: ShapeName = KEEP
+    threshold: Number | None = None
+    lower: Number | None = None
+    upper: Number | None = None
+    direction: DirectionName | None = None
+    baseline: Number | None = None
+    baseline_mode: BaselineModeName = KEEP
+    baseline_period: Duration | None = None
+    warn_at: Number | None = None
+    warn_margin: Number | None = None
+    unit_type: UnitTypeName = KEEP
+    unit_label: str = Field(default=KEEP, max_length=20)
+    display_format: DisplayFormatName = KEEP
+    published: bool = KEEP
+    position: int = Field(default=KEEP, ge=0, le=MAX_POSITION, strict=True)
+    category: CategoryName | None = None
+    parent_id: str | None = Field(default=KEEP, max_length=32)
+    expected_every: Duration | None = None
+    compare_period: Duration = KEEP
+
+
+class KpiOut(Schema):
+    """A KPI as every surface shows it: definition, current value, status and display text."""
+
+    id: str
+    title: str
+    description: str
+    shape: ShapeName
+    threshold: float | None
+    lower: float | None
+    upper: float | None
+    direction: DirectionName | None
+    baseline: float | None
+    baseline_mode: BaselineModeName
+    baseline_period: str | None
+    warn_at: float | None
+    warn_margin: float | None
+    unit_type: UnitTypeName
+    unit_label: str
+    display_format: DisplayFormatName
+    published: bool
+    position: int
+    category: CategoryName | None
+    parent_id: str | None
+    expected_every: str | None
+    compare_period: str
+    current_value: float | None
+    observed_at: datetime | None
+    status: StatusName
+    stale: bool
+    change_abs: float | None = Field(description="current value minus the value one period ago")
+    change_pct: float | None = Field(description="the same in percent (null when that was 0)")
+    change_text: str = Field(description="the change as the web shows it, e.g. '+3.2% vs 7d'")
+    formatted_value: str
+    target_phrase: str
+    source_kind: str = Field(description="manual, webhook, https_get or sheets")
+    last_pulled_at: datetime | None
+    source_failing: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_card(cls, card: KpiCard) -> KpiOut:
+        kpi = card.kpi
+        return cls(
+            id=kpi.pk,
+            title=kpi.title,
+            description=kpi.description,
+            shape=kpi.shape,  # type: ignore[arg-type]
+            threshold=kpi.threshold,
+            lower=kpi.lower,
+            upper=kpi.upper,
+            direction=kpi.direction or None,  # type: ignore[arg-type]
+            baseline=kpi.baseline,
+            baseline_mode=kpi.baseline_mode,  # type: ignore[arg-type]
+            baseline_period=kpi.baseline_period or None,
+            warn_at=kpi.warn_at,
+            warn_margin=kpi.warn_margin,
+            unit_type=kpi.unit_type,  # type: ignore[arg-type]
+            unit_label=kpi.unit_label,
+            display_format=kpi.display_format,  # type: ignore[arg-type]
+            published=kpi.published,
+            position=kpi.position,
+            category=kpi.category or None,  # type: ignore[arg-type]
+            parent_id=kpi.parent_id,
+            expected_every=kpi.expected_every or None,
+            compare_period=kpi.compare_period,
+            current_value=kpi.current_value,
+            observed_at=kpi.observed_at,
+            status=card.status,  # type: ignore[arg-type]
+            stale=card.stale,
+            change_abs=card.change_abs,
+            change_pct=card.change_pct,
+            change_text=card.change_text,
+            formatted_value=card.formatted_value,
+            target_phrase=card.target_phrase,
+            source_kind=card.source_kind,
+            last_pulled_at=card.last_pulled_at,
+            source_failing=card.source_failing,
+            created_at=kpi.created_at,
+            updated_at=kpi.updated_at,
+        )
+
+
+class ValueIn(Schema):
+    """A manual value write; ``observed_at`` defaults to now and must carry a zone offset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: Number
+    observed_at: ObservedAt | None = None
+
+
+class ValueOut(Schema):
+    applied: bool = Field(
+        description="false for a late write: recorded in history, current value unchanged"
+    )
+    value: float
+    observed_at: datetime
+    status: StatusName = Field(description="the status this value has (stored with its history)")
+    kpi: KpiOut
+
+
+class ParseTitleIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(max_length=1000)
+
+
+class ParseTitleOut(Schema):
+    """What a title suggests; every field is null when it names no shape."""
+
+    shape: ShapeName | None = None
+    threshold: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    direction: DirectionName | None = None
+    baseline: float | None = None
+    unit_type: str | None = None
+    unit_label: str | None = None
+    metric: str | None = None

@@ -1,0 +1,1 @@
+"""Operations endpoints and metrics: liveness, readiness, Prometheus (no models, no app)."""

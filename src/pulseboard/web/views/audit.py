@@ -1,0 +1,103 @@
+"""Audit log (admins): every event of the org, newest first, filtered and paged.
+
+Filters are KPI, actor (e-mail or label, partial match), action and a date
+range in the org's time zone; the pager keeps the filters. ``event_rows``
+turns events into rows of "field: before → after", also used by KPI detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from pulseboard.audit.models import AuditEvent
+from pulseboard.audit.selectors import audit_list
+from pulseboard.indicators.selectors import kpi_list
+from pulseboard.orgs.models import Organization
+from pulseboard.web.access import admin_view
+from pulseboard.web.forms import AuditFilterForm
+
+PAGE_SIZE = 50
+SHOWN_CHARS = 120
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event: AuditEvent
+    changes: list[tuple[str, str | None, str]]
+
+
+def _shown(value: Any) -> str:
+    text = "—" if value is None or value == "" else str(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
+def event_rows(events: Iterable[AuditEvent]) -> list[EventRow]:
+    rows = []
+    for event in events:
+        before = event.before if isinstance(event.before, dict) else {}
+        after = event.after if isinstance(event.after, dict) else {}
+        changes: list[tuple[str, str | None, str]] = []
+        for name in sorted(set(before) | set(after)):
+            old, new = before.get(name), after.get(name)
+            if name not in before and new in (None, "", False):
+                continue
+            changes.append((name, _shown(old) if name in before else None, _shown(new)))
+        rows.append(EventRow(event=event, changes=changes))
+    return rows
+
+
+def _zone(org: Organization) -> ZoneInfo:
+    try:
+        return ZoneInfo(org.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _start_of(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+@admin_view
+@require_GET
+def audit(request: HttpRequest) -> HttpResponse:
+    org = request.org  # type: ignore[attr-defined]
+    form = AuditFilterForm(request.GET or None, kpis=kpi_list(org=org, include_drafts=True))
+    filters: dict[str, Any] = {}
+    valid = not form.is_bound or form.is_valid()
+    if form.is_bound and valid:
+        data = form.cleaned_data
+        zone = _zone(org)
+        filters = {
+            "kpi_id": data.get("kpi") or None,
+            "actor": (data.get("actor") or "").strip() or None,
+            "action": data.get("action") or None,
+            "since": _start_of(data["since"], zone) if data.get("since") else None,
+            "until": _start_of(data["until"] + timedelta(days=1), zone)
+            if data.get("until")
+            else None,
+        }
+    events: QuerySet[AuditEvent] | list[AuditEvent] = (
+        audit_list(org_id=org.pk, **filters) if valid else []
+    )
+    paginator: Paginator[AuditEvent] = Paginator(events, PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "rows": event_rows(page.object_list),
+        "query": query.urlencode(),
+        "filtered": any(filters.values()),
+    }
+    return render(request, "web/audit.html", context)

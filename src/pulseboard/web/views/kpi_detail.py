@@ -1,0 +1,140 @@
+"""KPI detail (/kpis/<id>/): history chart, history table, CSV download, audit, KPI tree.
+
+Members see published KPIs with their recent audit events (who changed the
+target, who set a value); a draft is a 404 for them, as is any KPI of another
+org. Admins also see the source's status with its last error.
+The chart draws every point of the range when there are few enough, and
+one average per day otherwise, so "all" stays light on a KPI fed every minute.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.utils.safestring import mark_safe
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET
+
+from pulseboard.audit.selectors import audit_list_for_kpi
+from pulseboard.connectors.selectors import source_status
+from pulseboard.core import clock
+from pulseboard.history.export import history_csv
+from pulseboard.history.selectors import daily_averages, history_range
+from pulseboard.indicators.evaluation import shape_params
+from pulseboard.indicators.formatting import format_value
+from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.selectors import kpi_drivers, kpi_get
+from pulseboard.web.access import member_view
+from pulseboard.web.charts import ValueLabels, chart_guides, history_chart
+from pulseboard.web.tiles import tiles_for
+from pulseboard.web.views.audit import event_rows
+from pulseboard.web.views.kpi_settings import source_page_exists
+
+RANGES: dict[str, timedelta | None] = {
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+    "1y": timedelta(days=365),
+    "all": None,
+}
+DEFAULT_RANGE = "90d"
+RAW_POINTS_LIMIT = 1500
+TABLE_PAGE_SIZE = 25
+AUDIT_SHOWN = 15
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _visible_kpi(request: HttpRequest, kpi_id: str) -> Kpi:
+    kpi = kpi_get(org=request.org, kpi_id=kpi_id)  # type: ignore[attr-defined]
+    if not kpi.published and not request.membership.is_admin:  # type: ignore[attr-defined]
+        raise Http404("KPI not found")
+    return kpi
+
+
+def _range(request: HttpRequest) -> tuple[str, datetime | None]:
+    name = request.GET.get("range", DEFAULT_RANGE)
+    if name not in RANGES:
+        name = DEFAULT_RANGE
+    span = RANGES[name]
+    return name, (clock.now() - span if span else None)
+
+
+def _chart(kpi: Kpi, since: datetime | None, labels: ValueLabels) -> str:
+    rows = history_range(org_id=kpi.org_id, kpi_id=kpi.pk, since=since)
+    points: list[Any]
+    if rows.count() <= RAW_POINTS_LIMIT:
+        points = list(rows.values_list("observed_at", "value"))
+    else:
+        days = daily_averages(org_id=kpi.org_id, kpi_id=kpi.pk, since=since or EPOCH)
+        points = [(day, average) for day, average, _ in days]
+    lines, bands = chart_guides(shape_params(kpi), label=labels.exact)
+    return history_chart(
+        points,
+        title=f"History of {kpi.title}",
+        tick_label=labels.tick,
+        lines=lines,
+        bands=bands,
+    )
+
+
+@member_view
+@require_GET
+def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
+    org = request.org  # type: ignore[attr-defined]
+    is_admin = request.membership.is_admin  # type: ignore[attr-defined]
+    kpi = _visible_kpi(request, kpi_id)
+    range_name, since = _range(request)
+    now = clock.now()
+    labels = ValueLabels(
+        unit_type=kpi.unit_type,
+        unit_label=kpi.unit_label,
+        display_format=kpi.display_format,
+        locale=org.locale,
+    )
+    rows = history_range(org_id=org.pk, kpi_id=kpi.pk, since=since).order_by("-observed_at", "-id")
+    page = Paginator(rows, TABLE_PAGE_SIZE).get_page(request.GET.get("page"))
+    units = {
+        "unit_type": kpi.unit_type,
+        "unit_label": kpi.unit_label,
+        "display_format": kpi.display_format,
+        "locale": org.locale,
+    }
+    history = [(row, format_value(row.value, **units)) for row in page.object_list]
+    drivers = [d for d in kpi_drivers(org=org, kpi=kpi) if d.published or is_admin]
+    parent = kpi.parent if kpi.parent and (kpi.parent.published or is_admin) else None
+    source = getattr(kpi, "source", None)
+    context: dict[str, Any] = {
+        "tile": tiles_for(org=org, kpis=[kpi], now=now, sparklines=False)[0],
+        "kpi": kpi,
+        # Built and escaped by charts.history_chart.
+        "chart": mark_safe(_chart(kpi, since, labels)),  # noqa: S308
+        "ranges": list(RANGES),
+        "range": range_name,
+        "page": page,
+        "history": history,
+        "events": event_rows(audit_list_for_kpi(org_id=org.pk, kpi_id=kpi.pk, limit=AUDIT_SHOWN)),
+        "source_page": source_page_exists(),
+        "drivers": drivers,
+        "parent": parent,
+        "source": source if is_admin else None,
+        "source_status": source_status(source, now=now) if is_admin and source else None,
+    }
+    return render(request, "web/kpi_detail.html", context)
+
+
+@member_view
+@require_GET
+def kpi_history_csv(request: HttpRequest, kpi_id: str) -> HttpResponseBase:
+    kpi = _visible_kpi(request, kpi_id)
+    range_name, since = _range(request)
+    response = StreamingHttpResponse(
+        history_csv(org_id=kpi.org_id, kpi_id=kpi.pk, since=since),
+        content_type="text/csv; charset=utf-8",
+    )
+    name = slugify(kpi.title)[:60] or "kpi"
+    response["Content-Disposition"] = f'attachment; filename="{name}-history-{range_name}.csv"'
+    return response

@@ -1,0 +1,128 @@
+"""Settings → Members (admins): members and their roles, pending invites, invite by link.
+
+An invite link is shown once, in the answer to the POST that made it (never
+stored, never shown again: only its hash is kept). The last admin of the org
+can be neither demoted nor removed; the service says so and the page shows it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from pulseboard.core import clock
+from pulseboard.core.errors import Conflict, NotFound, ValidationFailed
+from pulseboard.orgs import services as org_services
+from pulseboard.orgs.selectors import (
+    invite_get,
+    invite_list_pending,
+    membership_get_by_id,
+    membership_list,
+)
+from pulseboard.web.access import actor_of, admin_view
+from pulseboard.web.forms import InviteForm, RoleForm, add_errors
+
+
+def invite_url(token: str) -> str:
+    """The link to send: the public base URL, so it works from outside this request's host."""
+    base = str(settings.PULSEBOARD["BASE_URL"]).rstrip("/")
+    return base + reverse("web:invite-accept", kwargs={"token": token})
+
+
+def _page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
+    org = request.org  # type: ignore[attr-defined]
+    members = list(membership_list(org=org))
+    context = {
+        "members": members,
+        "admin_count": sum(1 for m in members if m.is_admin),
+        "invites": list(invite_list_pending(org=org, now=clock.now())),
+        "invite_form": InviteForm(),
+        "roles": RoleForm.base_fields["role"].choices,  # type: ignore[attr-defined]
+        **extra,
+    }
+    return render(request, "web/members.html", context, status=status)
+
+
+@admin_view
+@require_GET
+def members(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@admin_view
+@require_POST
+def member_invite(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            invite, token = org_services.member_invite(
+                org=request.org,  # type: ignore[attr-defined]
+                actor=actor_of(request),
+                role=form.cleaned_data["role"],
+                email=form.cleaned_data.get("email") or "",
+            )
+        except (ValidationFailed, Conflict) as exc:
+            add_errors(form, exc)
+        else:
+            response = _page(request, new_invite=invite, invite_link=invite_url(token))
+            # The link is a credential: no cache may keep this page.
+            add_never_cache_headers(response)
+            return response
+    return _page(request, invite_form=form, status=422)
+
+
+@admin_view
+@require_POST
+def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = membership_get_by_id(org=request.org, membership_id=membership_id)  # type: ignore[attr-defined]
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose admin or member.")
+        return redirect("web:members")
+    try:
+        org_services.member_role_change(
+            membership=membership, role=form.cleaned_data["role"], actor=actor_of(request)
+        )
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{membership.user.email} is now {form.cleaned_data['role']}.")
+    return redirect("web:members")
+
+
+@admin_view
+@require_http_methods(["GET", "POST"])
+def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = membership_get_by_id(org=request.org, membership_id=membership_id)  # type: ignore[attr-defined]
+    if request.method == "GET":
+        return _page(request, confirm=membership)
+    try:
+        org_services.member_remove(membership=membership, actor=actor_of(request))
+    except (Conflict, NotFound) as exc:
+        messages.error(request, exc.message)
+        return redirect("web:members")
+    if membership.user_id == request.user.pk:
+        messages.success(request, f"You left {membership.org.name}.")
+        return redirect("web:home")
+    messages.success(request, f"Removed {membership.user.email} from {membership.org.name}.")
+    return redirect("web:members")
+
+
+@admin_view
+@require_POST
+def invite_revoke(request: HttpRequest, invite_id: str) -> HttpResponse:
+    invite = invite_get(org=request.org, invite_id=invite_id)  # type: ignore[attr-defined]
+    try:
+        org_services.invite_revoke(invite=invite, actor=actor_of(request))
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Invite revoked: its link no longer works.")
+    return redirect("web:members")

@@ -1,0 +1,402 @@
+"""The pull worker: claims due sources, pulls them concurrently, records every outcome.
+
+One asyncio loop per worker process, one shared ``SafeSession`` (one aiohttp session and
+connection pool) and at most ``concurrency`` pulls in flight. The loop claims only as many
+sources as it has free slots, so a claimed source starts at once and its lease only has to
+cover one pull (at most the 10 s fetch deadline plus the write), never a queue.
+
+Django's ORM is synchronous and refuses to run inside an event loop, so every database
+call goes to a small thread pool of its own (``_Database``); each of its threads keeps its
+own connection, recycled by ``close_old_connections`` like a request would. The network
+part of a pull never holds a transaction.
+
+Shutdown (``request_stop``, wired to SIGTERM/SIGINT by the CLI): stop claiming, let
+in-flight pulls finish for up to ``grace_seconds``, cancel the rest, and release every
+lease still held so another worker takes those sources at once. A second stop request
+skips the grace period. A worker killed outright (SIGKILL) releases nothing; its leases
+simply run out and other workers take the sources then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+from aiohttp.abc import AbstractResolver
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connections
+
+from pulseboard.connectors.base import Observation, PullConnector, PullError
+from pulseboard.connectors.models import Source
+from pulseboard.connectors.outbound import fetch_policy
+from pulseboard.connectors.registry import CONNECTORS
+from pulseboard.connectors.services import pull_context_for
+from pulseboard.core import clock
+from pulseboard.core.safe_http import SafeFetchPolicy, SafeSession
+from pulseboard.ops.metrics import record_pull
+from pulseboard.worker.services import (
+    PullOutcome,
+    PullRecord,
+    lease_release,
+    pull_outcome_record,
+    source_claim,
+    source_claim_due,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DATABASE_THREADS: Final = 4
+INTERNAL_ERROR: Final = "internal error while pulling (details are in the worker log)"
+
+
+def worker_owner_id() -> str:
+    """A lease owner name unique to this worker run: host, process id and a random part."""
+    host = socket.gethostname().split(".")[0][:30] or "worker"
+    return f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    owner: str
+    policy: SafeFetchPolicy
+    concurrency: int = 50
+    batch_size: int = 100
+    poll_seconds: float = 1.0
+    lease_seconds: float = 60.0
+    grace_seconds: float = 15.0
+    once: bool = False  # stop when nothing is due and nothing is in flight
+    parent_pid: int | None = None  # stop when this process is no longer our parent
+    resolver: AbstractResolver | None = None  # tests answer names without real DNS
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.batch_size < 1:
+            raise ValueError("concurrency and batch size must be at least 1")
+        if self.poll_seconds <= 0 or self.lease_seconds <= 0 or self.grace_seconds < 0:
+            raise ValueError("poll and lease must be positive, grace not negative")
+
+
+@dataclass
+class WorkerStats:
+    pulls: int = 0
+    ok: int = 0
+    failed: int = 0
+    dropped: int = 0
+    released: int = 0
+    claims: list[int] = field(default_factory=list)
+
+
+class _Database:
+    """Runs ORM calls on a few dedicated threads, away from the event loop."""
+
+    def __init__(self, threads: int) -> None:
+        self._threads = threads
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pulseboard-db")
+
+    async def run(self, function: Callable[[], T]) -> T:
+        def call() -> T:
+            close_old_connections()
+            try:
+                return function()
+            except DatabaseError:
+                # A broken connection must not poison the next job on this thread.
+                for connection in connections.all(initialized_only=True):
+                    connection.close_if_unusable_or_obsolete()
+                raise
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    def close(self) -> None:
+        # Each thread closes its own connection: a barrier makes every thread take one job.
+        barrier = threading.Barrier(self._threads)
+
+        def close_own() -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait(timeout=5)
+            connections.close_all()
+
+        for _ in range(self._threads):
+            self._pool.submit(close_own)
+        self._pool.shutdown(wait=True)
+
+
+async def _observe(source: Source, session: SafeSession, *, now: datetime) -> Observation:
+    connector = CONNECTORS.get(source.kind)
+    if not isinstance(connector, PullConnector):
+        raise PullError(f"{source.kind} sources are not pulled")
+    return await connector.pull(pull_context_for(source, now=now), session)
+
+
+async def pull_one(source: Source, session: SafeSession) -> PullOutcome:
+    """Pull ``source`` once; never raises: every failure becomes a readable error."""
+    started_at = clock.now()
+    started = time.perf_counter()
+    value: float | None = None
+    observed_at: datetime | None = None
+    error = ""
+    try:
+        observation = await _observe(source, session, now=started_at)
+        value, observed_at = observation.value, observation.observed_at
+    except PullError as exc:
+        error = exc.message or "the pull failed without a message"
+    except Exception:
+        # A connector bug must cost one pull, not the worker: log it, show a plain error.
+        logger.exception("source %s: unexpected error while pulling", source.pk)
+        error = INTERNAL_ERROR
+    seconds = time.perf_counter() - started
+    record_pull(kind=source.kind, ok=not error, seconds=seconds)
+    return PullOutcome(
+        source_id=source.pk,
+        kind=source.kind,
+        started_at=started_at,
+        duration_ms=round(seconds * 1000),
+        value=None if error else value,
+        observed_at=observed_at,
+        error=error,
+    )
+
+
+class Worker:
+    """One worker process's loop. ``run`` returns when stopped (or, with ``once``, idle)."""
+
+    def __init__(self, options: WorkerOptions) -> None:
+        self.options = options
+        self.stats = WorkerStats()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._hurry: asyncio.Event | None = None
+        self._stop_requests = 0
+        self._pulling: set[str] = set()  # ids of the sources this worker is pulling now
+
+    def request_stop(self) -> None:
+        """Stop gracefully; a second call skips the grace period. Safe from any thread."""
+        self._stop_requests += 1
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(self._apply_stop_requests)
+
+    def _apply_stop_requests(self) -> None:
+        assert self._stop is not None and self._hurry is not None
+        if self._stop_requests >= 1:
+            self._stop.set()
+        if self._stop_requests >= 2:
+            self._hurry.set()
+
+    async def run(self) -> WorkerStats:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._hurry = asyncio.Event()
+        self._apply_stop_requests()
+        options = self.options
+        database = _Database(min(DATABASE_THREADS, options.concurrency))
+        in_flight: set[asyncio.Task[None]] = set()
+        recording: set[asyncio.Future[PullRecord]] = set()
+        try:
+            async with SafeSession(
+                options.policy, resolver=options.resolver, limit=options.concurrency
+            ) as session:
+                await self._loop_until_stopped(database, session, in_flight, recording)
+                await self._drain(in_flight, recording)
+        finally:
+            try:
+                self.stats.released += await database.run(
+                    lambda: lease_release(owner=options.owner)
+                )
+            except DatabaseError:
+                logger.warning("could not release leases at shutdown; they will expire")
+            database.close()
+        return self.stats
+
+    def _claim_due(self, limit: int) -> list[Source]:
+        return source_claim_due(
+            owner=self.options.owner,
+            now=clock.now(),
+            limit=limit,
+            lease_seconds=self.options.lease_seconds,
+        )
+
+    async def _loop_until_stopped(
+        self,
+        database: _Database,
+        session: SafeSession,
+        in_flight: set[asyncio.Task[None]],
+        recording: set[asyncio.Future[PullRecord]],
+    ) -> None:
+        options = self.options
+        stop = self._stop
+        assert stop is not None
+        # Claim in chunks, not one source per finished pull: fewer claim transactions, and
+        # what one worker leaves unclaimed stays available to the others.
+        refill = max(1, min(options.batch_size, options.concurrency) // 4)
+        while not stop.is_set():
+            if options.parent_pid is not None and os.getppid() != options.parent_pid:
+                logger.info("parent process %s is gone; stopping", options.parent_pid)
+                break
+            free = options.concurrency - len(in_flight)
+            wanted = min(free, options.batch_size)
+            claimed: list[Source] = []
+            if wanted >= refill or (wanted > 0 and not in_flight):
+                try:
+                    claimed = await database.run(functools.partial(self._claim_due, wanted))
+                except DatabaseError as exc:
+                    logger.warning("claiming due sources failed (%s); retrying", exc)
+            if claimed:
+                self.stats.claims.append(len(claimed))
+            for source in claimed:
+                if source.pk in self._pulling:
+                    # The wall clock jumped past the lease of a pull still running here: the
+                    # claim only renewed our own lease; pulling again would pull it twice.
+                    continue
+                self._pulling.add(source.pk)
+                task = asyncio.create_task(self._work(database, session, source, recording))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if options.once and not claimed and not in_flight:
+                break
+            if claimed and len(claimed) == wanted and len(in_flight) < options.concurrency:
+                continue  # a full batch and room left: more may be due right away
+            stop_waiter = asyncio.ensure_future(stop.wait())
+            # Wake on stop or the poll timer; also on a finished pull when free slots are
+            # what limits claiming (or, with ``once``, to notice the end promptly).
+            waiters: set[asyncio.Future[Any]] = {stop_waiter}
+            if options.once or options.concurrency - len(in_flight) < refill:
+                waiters |= set(in_flight)
+            await asyncio.wait(
+                waiters, timeout=options.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            stop_waiter.cancel()
+
+    async def _work(
+        self,
+        database: _Database,
+        session: SafeSession,
+        source: Source,
+        recording: set[asyncio.Future[PullRecord]],
+    ) -> None:
+        try:
+            await self._pull_and_record(database, session, source, recording)
+        finally:
+            self._pulling.discard(source.pk)
+
+    async def _pull_and_record(
+        self,
+        database: _Database,
+        session: SafeSession,
+        source: Source,
+        recording: set[asyncio.Future[PullRecord]],
+    ) -> None:
+        outcome = await pull_one(source, session)
+        owner = self.options.owner
+        # Shielded: once a pull has an outcome, a stop request must not lose it.
+        future = asyncio.ensure_future(
+            database.run(lambda: pull_outcome_record(claimed=source, owner=owner, outcome=outcome))
+        )
+        recording.add(future)
+        future.add_done_callback(recording.discard)
+        try:
+            record = await asyncio.shield(future)
+        except DatabaseError as exc:
+            logger.warning("source %s: recording the pull failed (%s)", source.pk, exc)
+            return
+        self._count(record)
+
+    def _count(self, record: PullRecord) -> None:
+        self.stats.pulls += 1
+        if not record.recorded:
+            self.stats.dropped += 1
+        elif record.error:
+            self.stats.failed += 1
+            logger.info("source %s: pull failed: %s", record.outcome.source_id, record.error)
+        else:
+            self.stats.ok += 1
+
+    async def _drain(
+        self, in_flight: set[asyncio.Task[None]], recording: set[asyncio.Future[PullRecord]]
+    ) -> None:
+        hurry = self._hurry
+        assert hurry is not None
+        deadline = time.monotonic() + self.options.grace_seconds
+        if in_flight:
+            logger.info("stopping: waiting for %d pulls in flight", len(in_flight))
+        while in_flight and not hurry.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            hurry_waiter = asyncio.ensure_future(hurry.wait())
+            await asyncio.wait(
+                {hurry_waiter, *in_flight}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+            hurry_waiter.cancel()
+        pending = set(in_flight)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if recording:
+            await asyncio.gather(*set(recording), return_exceptions=True)
+
+
+def pull_now(
+    *,
+    source: Source,
+    policy: SafeFetchPolicy | None = None,
+    resolver: AbstractResolver | None = None,
+) -> PullRecord:
+    """Pull one source immediately and record the outcome ("Pull now"); synchronous.
+
+    Uses the settings' fetch policy and lease unless told otherwise. Raises ``Conflict``
+    while a worker holds the source, or when the source is not a pull kind. Called from
+    plain (non-async) request threads: the API endpoint and the web button.
+    """
+    owner = f"pull-now:{uuid.uuid4().hex[:12]}"
+    config: Mapping[str, Any] = settings.PULSEBOARD
+    lease_seconds = float(config["WORKER_LEASE_SECONDS"])
+    claimed = source_claim(source=source, owner=owner, now=clock.now(), lease_seconds=lease_seconds)
+    active_policy = policy if policy is not None else fetch_policy()
+
+    async def pull() -> PullOutcome:
+        async with SafeSession(active_policy, resolver=resolver, limit=1) as session:
+            return await pull_one(claimed, session)
+
+    try:
+        outcome = _run_sync(pull)
+    except BaseException:
+        lease_release(owner=owner)
+        raise
+    return pull_outcome_record(claimed=claimed, owner=owner, outcome=outcome)
+
+
+def _run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    # Called from inside a running loop (an async view or test): a fresh loop needs a thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
+def run_until_signalled(options: WorkerOptions) -> WorkerStats:
+    """Run a worker in this process until SIGTERM or SIGINT (twice: without grace)."""
+    worker = Worker(options)
+
+    async def main() -> WorkerStats:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, worker.request_stop)
+        return await worker.run()
+
+    return asyncio.run(main())
