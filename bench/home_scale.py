@@ -127,7 +127,14 @@ def _fill(connection, org_ids, count, *, step_minutes, offset_minutes=0):  # typ
                 "strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '-' || (%s + g * %s) || ' minutes'), "
                 "%s, 'green', 'api' FROM indicators_kpi k CROSS JOIN seq "
                 f"WHERE k.org_id IN ({placeholders})",
-                [count, now.strftime("%Y-%m-%d %H:%M:%S"), offset_minutes, step_minutes, now, *org_ids],
+                [
+                    count,
+                    now.strftime("%Y-%m-%d %H:%M:%S"),
+                    offset_minutes,
+                    step_minutes,
+                    now,
+                    *org_ids,
+                ],
             )
 
 
@@ -180,15 +187,25 @@ def main() -> None:
         f"Home server time on {args.db} (ms, in-process, {args.requests} requests each)",
         ["org", "p50", "p95", "p99", "queries"],
         [
-            ["30 KPIs", result["big"]["p50"], result["big"]["p95"], result["big"]["p99"],
-             result["queries"]["30 KPIs"]],
-            ["0 KPIs", result["empty"]["p50"], result["empty"]["p95"], result["empty"]["p99"],
-             result["queries"]["0 KPIs"]],
+            [
+                "30 KPIs",
+                result["big"]["p50"],
+                result["big"]["p95"],
+                result["big"]["p99"],
+                result["queries"]["30 KPIs"],
+            ],
+            [
+                "0 KPIs",
+                result["empty"]["p50"],
+                result["empty"]["p95"],
+                result["empty"]["p99"],
+                result["queries"]["0 KPIs"],
+            ],
         ],
     )
     print(f"  p95 ratio 30 KPIs / 0 KPIs: {result['ratio_p95']:.2f} (target <= 3)")
     if args.json:
-        with open(args.json, "w") as handle:  # noqa: PTH123
+        with open(args.json, "w") as handle:
             json.dump({"db": args.db, **result}, handle, default=str)
     if args.db == "postgresql":
         from django.db import connections

@@ -45,7 +45,7 @@ async def _send(
         ) as response:
             await response.read()
             result.statuses[response.status] += 1
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         result.errors += 1
     result.latencies_ms.append((time.perf_counter() - start) * 1000)
 

@@ -104,7 +104,9 @@ def signed_deliveries(pairs: list[tuple[str, str]], count: int, tag: str) -> lis
     return prepared
 
 
-def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+def start_server(
+    env: dict[str, str], port: int, workers: int, threads: int
+) -> subprocess.Popen[bytes]:
     server_env = {
         **env,
         "DJANGO_SETTINGS_MODULE": "bench_settings",
@@ -129,7 +131,7 @@ def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> 
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
                 if r.status == 200:
                     return process
         except OSError:
@@ -157,7 +159,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             "one-row floor": floor[: args.requests // 10],
             "webhook": signed_deliveries(pairs, args.requests // 10, "warm"),
         }
-        for label, requests in (("bare /healthz", bare), ("one-row floor", floor), ("webhook", hooks)):
+        for label, requests in (
+            ("bare /healthz", bare),
+            ("one-row floor", floor),
+            ("webhook", hooks),
+        ):
             asyncio.run(closed_loop(base, warm_up[label], args.concurrency))
             results[label] = asyncio.run(closed_loop(base, requests, args.concurrency))
         warm_hooks = signed_deliveries(pairs, 200, "latency-warm")
@@ -209,11 +215,18 @@ def main() -> None:
     rows = []
     for label, result in results.items():
         s = summary(result.latencies_ms)
-        rows.append([
-            label, f"{result.throughput:,.0f}", f"{result.throughput / floor:.2f}",
-            f"{result.throughput / bare:.2f}", s["p50"], s["p99"],
-            dict(result.statuses), result.errors,
-        ])
+        rows.append(
+            [
+                label,
+                f"{result.throughput:,.0f}",
+                f"{result.throughput / floor:.2f}",
+                f"{result.throughput / bare:.2f}",
+                s["p50"],
+                s["p99"],
+                dict(result.statuses),
+                result.errors,
+            ]
+        )
     print_table(
         f"Webhook ingest on {args.db} (closed loop, {args.requests} requests, "
         f"concurrency {args.concurrency}, {args.workers}x{args.threads} gthread)",
@@ -229,19 +242,25 @@ def main() -> None:
     )
     # Every accepted delivery (timed runs plus warm-ups) must have left one history row.
     expected = out["accepted"] + out["warm_sent"]  # type: ignore[operator]
-    print(f"  accepted deliveries {expected:,} == history rows {out['stored']:,}: "
-          f"{'yes' if expected == out['stored'] else 'NO'}")
+    print(
+        f"  accepted deliveries {expected:,} == history rows {out['stored']:,}: "
+        f"{'yes' if expected == out['stored'] else 'NO'}"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "db": args.db,
-            "throughput": {k: v.throughput for k, v in results.items()},
-            "ratio_floor": results["webhook"].throughput / floor,
-            "ratio_bare": results["webhook"].throughput / bare,
-            "latency_p99": s["p99"],
-            "latency_p50": s["p50"],
-            "accepted": expected,
-            "stored": out["stored"],
-        }))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "db": args.db,
+                    "throughput": {k: v.throughput for k, v in results.items()},
+                    "ratio_floor": results["webhook"].throughput / floor,
+                    "ratio_bare": results["webhook"].throughput / bare,
+                    "latency_p99": s["p99"],
+                    "latency_p50": s["p50"],
+                    "accepted": expected,
+                    "stored": out["stored"],
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -329,8 +329,9 @@ def test_an_oversized_body_is_refused_before_any_query(
 
 
 def test_deliveries_beyond_the_last_20_and_older_than_24_hours_are_pruned(
-    kpi: Kpi, secret: str, url: str
+    kpi: Kpi, secret: str, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("pulseboard.connectors.services.PRUNE_ONE_IN", 1)
     for number in range(22):
         deliver(url, secret, {"value": number}, msg_id=f"msg_{number}")
     assert WebhookDelivery.objects.filter(kpi=kpi).count() == 22

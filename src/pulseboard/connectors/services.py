@@ -9,11 +9,13 @@ re-encrypts every stored secret with the first key of ``PULSEBOARD_ENCRYPTION_KE
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q, Subquery
 
 from pulseboard.audit.actions import Action
 from pulseboard.audit.services import audit_record
@@ -49,6 +51,10 @@ _PULL_STATE_RESET: Final[dict[str, Any]] = {
     "last_error_at": None,
     "consecutive_failures": 0,
 }
+
+
+# Deliveries prune their KPI's old rows one time in this many (see webhook_deliver).
+PRUNE_ONE_IN: Final = 32
 
 
 @dataclass(frozen=True)
@@ -249,18 +255,31 @@ def webhook_deliver(
     deliveries = WebhookDelivery.objects.filter(kpi_id=target.kpi_id, webhook_id=webhook_id)
     try:
         with transaction.atomic():
-            previous = deliveries.first()
+            # One round trip answers both questions of the hot path: was this id seen,
+            # and is the source still bound to the secret the request was checked with
+            # (a rotation or unbinding that committed after the check wins).
+            state = (
+                Source.objects.filter(pk=target.source_id)
+                .annotate(
+                    still_bound=ExpressionWrapper(
+                        Q(kind=SourceKind.WEBHOOK, secret_encrypted=target.secret_encrypted),
+                        output_field=BooleanField(),
+                    ),
+                    previous_id=Subquery(deliveries.values("pk")[:1]),
+                )
+                .values_list("still_bound", "previous_id")
+                .first()
+            )
+            previous = (
+                WebhookDelivery.objects.filter(pk=state[1]).first()
+                if state is not None and state[1] is not None
+                else None
+            )
             if previous is not None:
                 if previous.received_at >= now - REPLAY_WINDOW:
                     return _replay(previous)
                 previous.delete()
-            # A rotation or unbinding that committed after the signature was checked wins.
-            still_bound = Source.objects.filter(
-                pk=target.source_id,
-                kind=SourceKind.WEBHOOK,
-                secret_encrypted=target.secret_encrypted,
-            ).exists()
-            if not still_bound:
+            if state is None or not state[0]:
                 raise DeliveryTargetGone("the webhook signature does not match")
             try:
                 write = value_record(
@@ -283,7 +302,10 @@ def webhook_deliver(
                 observed_at=write.history.observed_at,
                 applied=write.applied,
             )
-            deliveries_prune(kpi_id=target.kpi_id, now=now)
+            # Pruning on a sample keeps its DELETE off most deliveries; the table holds at
+            # most about PRUNE_ONE_IN rows per KPI beyond the window between prunes.
+            if PRUNE_ONE_IN <= 1 or secrets.randbelow(PRUNE_ONE_IN) == 0:
+                deliveries_prune(kpi_id=target.kpi_id, now=now)
     except IntegrityError:
         # The same webhook-id committed by a concurrent request first (PostgreSQL).
         previous = deliveries.first()
