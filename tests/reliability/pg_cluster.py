@@ -9,6 +9,7 @@ when ``CI=true``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -139,8 +140,6 @@ class Cluster:
         traceback: TracebackType | None,
     ) -> None:
         if (self.data / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(RuntimeError):
                 self.stop("immediate")
-            except RuntimeError:
-                pass
         shutil.rmtree(self.root, ignore_errors=True)

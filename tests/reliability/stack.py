@@ -1,4 +1,4 @@
-"""The production stack as subprocesses: ``pulseboard serve --no-worker`` plus ``pulseboard worker``.
+"""The production stack as subprocesses: ``pulseboard serve --no-worker`` and ``pulseboard worker``.
 
 Both run with production settings (DEBUG off, explicit keys) against a database URL the
 test gives; the test then talks to them only over HTTP (API token, signed webhooks, a

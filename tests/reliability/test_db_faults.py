@@ -206,7 +206,8 @@ def keep_sources_due(url: str, stop: threading.Event) -> None:
                 while not stop.is_set():
                     conn.execute(
                         "UPDATE connectors_source SET next_pull_at = now() "
-                        "WHERE kind = 'https_get' AND (leased_until IS NULL OR leased_until <= now())"
+                        "WHERE kind = 'https_get' "
+                        "AND (leased_until IS NULL OR leased_until <= now())"
                     )
                     time.sleep(0.3)
         except psycopg.Error:

@@ -18,19 +18,21 @@ side of the API (every documented status and shape) is ``tests/test_schemathesis
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import string
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec
 
 import pytest
 from django.apps import apps
-from django.db import models
+from django.db import models, transaction
 from django.http import HttpResponse
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
@@ -86,6 +88,28 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
             tuple(map(repr, row)) for row in manager.order_by("pk").values_list(*columns)
         ]
     return tables
+
+
+@contextmanager
+def rolled_back() -> Iterator[None]:
+    """Each example starts from the same database, so a failing one replays the same way."""
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+P = ParamSpec("P")
+
+
+def isolated(check: Callable[P, None]) -> Callable[P, None]:
+    """Run one example inside ``rolled_back``."""
+
+    @functools.wraps(check)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        with rolled_back():
+            check(*args, **kwargs)
+
+    return run
 
 
 def changed_tables(before: dict[str, list[tuple[Any, ...]]]) -> list[str]:
@@ -197,7 +221,7 @@ def fragments(kind: str) -> st.SearchStrategy[str]:
                 "12",
             ]
         ),
-        "object": st.sampled_from(['"x"', "1", "null", "true"]),
+        "object": st.sampled_from(['"x"', "1", "null", "true", "[]", "[{}]"]),
     }
     if kind.startswith("enum:"):
         allowed = set(kind[5:].split(","))
@@ -206,6 +230,8 @@ def fragments(kind: str) -> st.SearchStrategy[str]:
             st.text(max_size=25).filter(lambda text: text not in allowed).map(json_text),
             st.integers().map(str),
         )
+    if kind == "object":
+        return by_kind[kind]  # an object is what it takes; the common fragments include some
     return st.one_of(common, by_kind[kind])
 
 
@@ -313,7 +339,7 @@ def wrong_bodies(operation: Operation) -> st.SearchStrategy[bytes]:
     )
     not_json = st.one_of(
         st.binary(max_size=200).filter(lambda raw: not _is_json(raw)),
-        st.sampled_from([b"", b"{", b'{"title": ', b"\xef\xbb\xbf{}", b"{'a': 1}", b"\xff\xfe{}"]),
+        st.sampled_from([b"", b"{", b'{"title": ', b"\xef\xbb\xbf[1]", b"{'a': 1}", b"\xff\xfe{}"]),
     )
     return st.one_of(not_objects, unknown_keys, not_json)
 
@@ -336,6 +362,7 @@ def test_each_api_body_with_one_hostile_field_is_refused_and_writes_nothing(
 
     @FUZZ
     @given(case=one_hostile_field(operation))
+    @isolated
     def run(case: tuple[str, bytes]) -> None:
         field, body = case
         response = target.api_send(operation.method, path, body)
@@ -354,6 +381,7 @@ def test_each_api_body_of_the_wrong_shape_is_refused_and_writes_nothing(
 
     @FUZZ
     @given(body=wrong_bodies(operation))
+    @isolated
     def run(body: bytes) -> None:
         response = target.api_send(operation.method, path, body)
         refused(response, before, f"{name} with {body[:120]!r}")
@@ -424,6 +452,7 @@ def test_signed_webhook_deliveries_with_hostile_bodies_are_refused_and_write_not
 
     @FUZZ
     @given(body=webhook_bodies())
+    @isolated
     def run(body: bytes) -> None:
         response = client.post(
             path, body, content_type="application/json", **signed(target.secret, body)
@@ -451,6 +480,7 @@ def test_odd_bytes_in_credential_and_signature_headers_are_refused(target: Targe
 
     @FUZZ
     @given(text=odd_header_text, which=st.sampled_from(["id", "timestamp", "signature", "all"]))
+    @isolated
     def run(text: str, which: str) -> None:
         response = anonymous.get("/api/v1/kpis", HTTP_AUTHORIZATION="Bearer " + text)
         refused(response, before, f"Authorization: Bearer {text!r}")
@@ -483,6 +513,7 @@ def test_odd_bytes_in_other_headers_never_cause_a_server_error_or_a_write(
         ),
         path=st.sampled_from(["/", "/login/", "/api/v1/kpis", "/settings/kpis/", "/readyz"]),
     )  # fmt: skip
+    @isolated
     def run(text: str, header: str, path: str) -> None:
         response = target.browser.get(path, **{header: text})
         harmless(response, before, f"{header}: {text!r} on {path}")
@@ -503,13 +534,15 @@ path_segments = st.one_of(
 )
 
 
-def test_odd_bytes_in_object_ids_of_paths_are_404_and_write_nothing(target: Target) -> None:
+def test_odd_bytes_in_object_ids_of_paths_are_refused_and_write_nothing(target: Target) -> None:
     before = snapshot()
     anonymous = Client()
 
     @FUZZ
     @given(segment=path_segments)
+    @isolated
     def run(segment: str) -> None:
+        answers: list[tuple[str, HttpResponse]] = []
         for method, path in (
             ("GET", f"/kpis/{segment}"),
             ("PATCH", f"/kpis/{segment}"),
@@ -517,13 +550,27 @@ def test_odd_bytes_in_object_ids_of_paths_are_404_and_write_nothing(target: Targ
             ("PUT", f"/kpis/{segment}/value"),
             ("DELETE", f"/tokens/{segment}"),
         ):
-            response = target.api_send(method, path, b'{"value": 1, "title": "x"}')
-            refused(response, before, f"{method} /api/v1{path}")
-        for path in (f"/kpis/{segment}/", f"/settings/kpis/{segment}/edit/"):
-            refused(target.browser.get(path), before, f"GET {path}")
-            refused(target.browser.post(path, {"title": "x"}), before, f"POST {path}")
-        response = anonymous.post(f"/hooks/kpis/{segment}", b'{"value": 1}', "application/json")
-        refused(response, before, f"POST /hooks/kpis/{segment}")
+            body = b'{"value": 1, "title": "x"}'
+            answers.append((f"{method} /api/v1{path}", target.api_send(method, path, body)))
+        for path in (
+            f"/kpis/{segment}/",
+            f"/kpis/{segment}/history.csv",
+            f"/kpis/{segment}/value/",
+            f"/settings/kpis/{segment}/edit/",
+            f"/settings/kpis/{segment}/source/",
+            f"/settings/kpis/{segment}/delete/",
+            f"/settings/tokens/{segment}/revoke/",
+            f"/settings/members/invites/{segment}/revoke/",
+            f"/profile/connections/{segment}/disconnect/",
+            f"/invite/{segment}/",
+        ):
+            answers.append((f"GET {path}", target.browser.get(path)))
+            answers.append((f"POST {path}", target.browser.post(path, {"title": "x"})))
+        hook = f"/hooks/kpis/{segment}"
+        answers.append((f"POST {hook}", anonymous.post(hook, b'{"value": 1}', "application/json")))
+        for what, response in answers:
+            assert 400 <= response.status_code < 500, f"{what}: {response.status_code}"
+        assert changed_tables(before) == [], f"a request with {segment!r} wrote"
 
     run()
 
@@ -545,8 +592,10 @@ def form_fragments(kind: str) -> st.SearchStrategy[str]:
         "duration": st.sampled_from(["forever", "-1d", "1x", "d1", "\x00"]),
     }
     if kind.startswith("enum:"):
+        # A blank choice means "the default" on these forms; anything else must be a choice.
         allowed = set(kind[5:].split(","))
-        return st.one_of(st.text(max_size=25).filter(lambda text: text not in allowed), nul)
+        chosen = st.text(min_size=1, max_size=25).filter(lambda t: t.strip() and t not in allowed)
+        return st.one_of(chosen, nul)
     return by_kind[kind]
 
 
@@ -589,7 +638,9 @@ class WebForm:
 
 WEB_FORMS = {
     "kpi create": WebForm(lambda t: "/settings/kpis/new/", KPI_FORM, KPI_FORM_FIELDS, {}),
-    "kpi edit": WebForm(lambda t: f"/settings/kpis/{t.kpi.pk}/edit/", KPI_FORM, KPI_FORM_FIELDS, {}),
+    "kpi edit": WebForm(
+        lambda t: f"/settings/kpis/{t.kpi.pk}/edit/", KPI_FORM, KPI_FORM_FIELDS, {}
+    ),
     "inline value": WebForm(
         lambda t: f"/kpis/{t.kpi.pk}/value/", {"value": "12"}, {"value": "number"}, HTMX
     ),
@@ -633,6 +684,7 @@ def test_each_web_form_with_one_hostile_field_is_refused_and_writes_nothing(
 
     @FUZZ
     @given(case=hostile_form(form))
+    @isolated
     def run(case: tuple[str, dict[str, str]]) -> None:
         field, data = case
         response = target.browser.post(path, data, **form.headers)
@@ -702,6 +754,7 @@ def test_read_only_forms_never_fail_or_write_whatever_they_are_sent(target: Targ
         path=st.sampled_from(["/settings/kpis/suggest/", "/settings/kpis/preview/"]),
         data=st.dictionaries(st.sampled_from([*KPI_FORM_FIELDS, "preview_value"]), text),
     )
+    @isolated
     def run(path: str, data: dict[str, str]) -> None:
         harmless(target.browser.post(path, data), before, f"{path} {data!r}")
 
@@ -709,6 +762,7 @@ def test_read_only_forms_never_fail_or_write_whatever_they_are_sent(target: Targ
 
     @FUZZ
     @given(email=text, password=text)
+    @isolated
     def login(email: str, password: str) -> None:
         response = anonymous.post("/login/", {"username": email, "password": password})
         harmless(response, before, f"login {email!r}")

@@ -7,26 +7,19 @@ and sees no admin controls, and Home at phone width. No page may trip the CSP.
 Screenshots of Home, detail, the KPI form and Home on a phone are always taken; they are
 written to docs/screenshots/ when UPDATE_SCREENSHOTS=1 (the README shows home.png), else to
 the test's temporary directory, so a normal test run leaves the repository untouched.
+Playwright itself (per module, with DJANGO_ALLOW_ASYNC_UNSAFE) comes from tests/web/conftest.py.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import (
-    Browser,
-    ConsoleMessage,
-    Page,
-    Playwright,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from tests.factories import PASSWORD, MembershipFactory
 
 from pulseboard.connectors.models import Source
@@ -40,43 +33,6 @@ from pulseboard.orgs.models import Membership
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(autouse=True, scope="module")
-def async_unsafe_allowed() -> None:
-    # Playwright's sync API runs an event loop in this thread, so Django would refuse every
-    # ORM call (the database set-up included); those calls are synchronous and safe here.
-    # Module scope: it must be in place before the function-scoped database fixtures; never
-    # undone, because the test databases are torn down at the very end of the session,
-    # while Playwright's loop still runs.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    # pytest-playwright starts Playwright once per session; its event loop then stays set on
-    # the main thread, and every later test that calls async_to_sync fails ("cannot use
-    # AsyncToSync in the same thread as an async event loop"). So this module starts and
-    # stops its own, and overrides the plugin's browser and page to use it; the Chromium
-    # launch arguments still come from the suite's browser_type_launch_args.
-    with sync_playwright() as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def browser(
-    playwright: Playwright, browser_name: str, browser_type_launch_args: dict[str, Any]
-) -> Iterator[Browser]:
-    launched = getattr(playwright, browser_name).launch(**browser_type_launch_args)
-    yield launched
-    launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture

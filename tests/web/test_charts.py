@@ -69,6 +69,21 @@ def test_ticks_are_finite_ordered_and_bounded_for_any_pair(a: float, b: float) -
     assert ticks == sorted(ticks)
 
 
+@pytest.mark.parametrize(
+    "values", [[5e-324, 1e-323], [-1.7e308, 1.7e308], [0.0, -0.0], [1e308, 1e308, -1e308]]
+)
+def test_extreme_values_still_draw_inside_the_box(values: list[float]) -> None:
+    svg = parse(
+        history_chart(
+            [(START + timedelta(days=i), v) for i, v in enumerate(values)],
+            title="t",
+            tick_label=plain,
+        )
+    )
+    for circle in svg.findall(f"{SVG}circle"):
+        assert -320 <= float(circle.get("cy", "nan")) <= 640
+
+
 def test_no_history_draws_nothing() -> None:
     assert sparkline([], label="x") == ""
     assert history_chart([], title="x", tick_label=plain) == ""

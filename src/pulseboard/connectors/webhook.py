@@ -216,7 +216,11 @@ def _observed_at(raw: object) -> datetime | None:
         ) from None
     if moment.tzinfo is None:
         raise _invalid("observed_at must include a time zone offset, e.g. Z or +02:00")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # "0001-01-01T00:00:00+14:00" parses, but its UTC instant is before year 1.
+        raise _invalid(f"observed_at {raw[:40]!r} is out of range") from None
 
 
 def parse_body(body: bytes) -> Payload:

@@ -72,7 +72,9 @@ def check_slot_take(*, key: str, now: datetime) -> int | None:
     in_window = When(window_start__gt=fresh, then=F("failures") + 1)
     bump = {
         "failures": Case(in_window, default=Value(1)),
-        "window_start": Case(When(window_start__gt=fresh, then=F("window_start")), default=Value(now)),
+        "window_start": Case(
+            When(window_start__gt=fresh, then=F("window_start")), default=Value(now)
+        ),
     }
     row = LoginFailureWindow.objects.filter(key=key).exclude(
         window_start__gt=fresh, failures__gte=MAX_FAILURES

@@ -85,8 +85,12 @@ def _span(lo: float, hi: float) -> tuple[float, float]:
 
 
 def _scale(value: float, lo: float, hi: float, start: float, end: float) -> float:
-    # Divide before multiplying so values near the float limit stay finite.
-    fraction = (value / 2 - lo / 2) / (hi / 2 - lo / 2)
+    # Halve before subtracting so values near the float limit stay finite.
+    width = hi / 2 - lo / 2
+    if not width > 0 or not math.isfinite(width):
+        # A range of subnormal numbers halves to nothing: draw it in the middle.
+        return (start + end) / 2
+    fraction = max(-1.0, min(2.0, (value / 2 - lo / 2) / width))
     return start + fraction * (end - start)
 
 

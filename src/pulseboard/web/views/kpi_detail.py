@@ -33,7 +33,6 @@ from pulseboard.web.access import member_view
 from pulseboard.web.charts import ValueLabels, chart_guides, history_chart
 from pulseboard.web.tiles import tiles_for
 from pulseboard.web.views.audit import event_rows
-from pulseboard.web.views.kpi_settings import source_page_exists
 
 RANGES: dict[str, timedelta | None] = {
     "30d": timedelta(days=30),
@@ -117,12 +116,15 @@ def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
         "page": page,
         "history": history,
         "events": event_rows(audit_list_for_kpi(org_id=org.pk, kpi_id=kpi.pk, limit=AUDIT_SHOWN)),
-        "source_page": source_page_exists(),
         "drivers": drivers,
         "parent": parent,
         "source": source if is_admin else None,
-        "source_status": source_status(source, now=now) if is_admin and source else None,
     }
+    if is_admin and source is not None:
+        status = source_status(source, now=now)
+        context["source_status"] = status
+        # The last error gets its own block below, with its time and in full.
+        context["source_details"] = [(k, v) for k, v in status.details if k != "Last error"]
     return render(request, "web/kpi_detail.html", context)
 
 

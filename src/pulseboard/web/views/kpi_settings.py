@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from pulseboard.core import clock
@@ -50,15 +50,6 @@ NEW_KPI_INITIAL = {
 }
 
 
-def source_page_exists() -> bool:
-    """Whether the connector binding page is installed (it is another page's module)."""
-    try:
-        reverse("web:kpi-source", kwargs={"kpi_id": "x"})
-    except NoReverseMatch:
-        return False
-    return True
-
-
 @admin_view
 @require_http_methods(["GET"])
 def kpi_settings(request: HttpRequest) -> HttpResponse:
@@ -70,7 +61,6 @@ def kpi_settings(request: HttpRequest) -> HttpResponse:
         "published_count": sum(1 for k in kpis if k.published),
         "moved": request.GET.get("moved", ""),
         "moved_dir": request.GET.get("dir", ""),
-        "source_page": source_page_exists(),
     }
     return render(request, "web/kpi_list.html", context)
 
@@ -87,7 +77,6 @@ def _form_page(
         "kpi": kpi,
         "shape_now": shape_now,
         "mode_now": mode_now,
-        "source_page": source_page_exists(),
         "preview": _preview(values, request, kpi),
         "preview_sample": values.get("preview_value", "")
         if form.is_bound
