@@ -19,9 +19,8 @@ def fill_rollups(apps, schema_editor):
         newest = kpi.observed_at or timezone.now()
         oldest = (newest - timedelta(days=WINDOW_DAYS - 1)).astimezone(UTC).date()
         rows = (
-            KpiHistory.objects.using(alias).filter(
-                kpi_id=kpi.pk, observed_at__gte=newest - timedelta(days=WINDOW_DAYS)
-            )
+            KpiHistory.objects.using(alias)
+            .filter(kpi_id=kpi.pk, observed_at__gte=newest - timedelta(days=WINDOW_DAYS))
             .annotate(day=TruncDate("observed_at", tzinfo=UTC))
             .values("day")
             .annotate(avg=Avg("value"), n=Count("id"))
