@@ -35,12 +35,11 @@ from pydantic import ValidationError as PydanticValidationError
 
 from pulseboard.core.errors import ValidationFailed
 from pulseboard.indicators.durations import format_duration, humanize_ago
+from pulseboard.worker.schedule import DEFAULT_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
 
 if TYPE_CHECKING:
     from pulseboard.core.safe_http import SafeSession
 
-MIN_INTERVAL_SECONDS: Final = 60
-DEFAULT_INTERVAL_SECONDS: Final = 900
 SECRET_HINT_LENGTH: Final = 4
 
 
