@@ -13,6 +13,7 @@ failure ever touches the KPI's value.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 # Admins read the last few attempts; older ones only grow the table.
 ATTEMPTS_KEPT: Final = 20
+PRUNE_ONE_IN: Final = 10
 MAX_ERROR_LENGTH: Final = 500
 
 
@@ -150,15 +152,15 @@ def pull_outcome_record(*, claimed: Source, owner: str, outcome: PullOutcome) ->
         changed = False
         if outcome.ok and outcome.value is not None:
             try:
-                with transaction.atomic():
-                    write = value_record(
-                        kpi=current.kpi,
-                        value=outcome.value,
-                        observed_at=outcome.observed_at,
-                        source=current.kind,
-                        actor=Actor.connector(current.kind, current.pk),
-                        record_unchanged=False,
-                    )
+                # No savepoint: value_record raises its DomainErrors before it writes.
+                write = value_record(
+                    kpi=current.kpi,
+                    value=outcome.value,
+                    observed_at=outcome.observed_at,
+                    source=current.kind,
+                    actor=Actor.connector(current.kind, current.pk),
+                    record_unchanged=False,
+                )
                 changed = write.changed
             except DomainError as exc:
                 error = f"value refused: {exc.message}"
@@ -173,7 +175,10 @@ def pull_outcome_record(*, claimed: Source, owner: str, outcome: PullOutcome) ->
             value=outcome.value if ok else None,
             error=error,
         )
-        _attempts_prune(current)
+        # Pruning on a sample keeps a DELETE off most pulls; a source holds at most about
+        # ATTEMPTS_KEPT + PRUNE_ONE_IN rows, and admins are shown the newest ATTEMPTS_KEPT.
+        if PRUNE_ONE_IN <= 1 or secrets.randbelow(PRUNE_ONE_IN) == 0:
+            _attempts_prune(current)
         holds = current.lease_owner == owner or lease_expired(
             leased_until=current.leased_until, now=now
         )
