@@ -75,6 +75,7 @@ class Load:
     started: float
     minutes: dict[int, Minute] = field(default_factory=lambda: defaultdict(Minute))
     accepted: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # requests without an answer
 
     def note(self, kind: str, status: int, seconds: float, ok: bool) -> None:
         minute = self.minutes[int((time.monotonic() - self.started) // 60)]
@@ -225,8 +226,9 @@ async def one(
         async with session.request(method, url, allow_redirects=False, **options) as answer:  # type: ignore[arg-type]
             await answer.read()
             status = answer.status
-    except (TimeoutError, aiohttp.ClientError):
+    except (TimeoutError, aiohttp.ClientError) as exc:
         status = 0
+        load.failures[f"{kind}: {exc.__class__.__name__}"] += 1
     ok = status == 200
     if kind == "webhook" and ok:
         load.accepted += 1
@@ -246,9 +248,16 @@ async def drive(
     signers = [(kpi_id, Webhook(secret)) for kpi_id, secret in hooks]
     timeout = aiohttp.ClientTimeout(total=30)
     jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
+
+    def pool() -> aiohttp.TCPConnector:
+        # gunicorn closes a keep-alive connection after 2 idle seconds; dropping ours
+        # after 1 keeps the client from reusing one the server is closing (a client race,
+        # not a server error).
+        return aiohttp.TCPConnector(keepalive_timeout=1.0)
+
     async with (
-        aiohttp.ClientSession(timeout=timeout) as plain,
-        aiohttp.ClientSession(timeout=timeout, cookie_jar=jar) as browser,
+        aiohttp.ClientSession(timeout=timeout, connector=pool()) as plain,
+        aiohttp.ClientSession(timeout=timeout, connector=pool(), cookie_jar=jar) as browser,
     ):
         await login(browser, base)
         tasks: set[asyncio.Task[None]] = set()
@@ -432,6 +441,8 @@ def main() -> int:
     print(f"  pulls: {done_ok} ok, {done_failed} failed "
           f"({done_failed / max(1, done_ok + done_failed):.0%}; {PULL_SOURCES // FAILING_EVERY} "
           f"of {PULL_SOURCES} sources answer 503)")  # fmt: skip
+    if load.failures:
+        print(f"  requests without an answer: {dict(load.failures)}")
     print(f"  webhook deliveries accepted {load.accepted} == history rows {stored}: "
           f"{'yes' if load.accepted == stored else 'NO'}")  # fmt: skip
     print_table(

@@ -54,6 +54,10 @@ def test_create_makes_kpi_with_manual_source_and_audit_event() -> None:
             "compare_period",
         ),
         ({"title": "x", "shape": "trend"}, "direction"),
+        (
+            {"title": "x", "shape": "stay_above", "threshold": 1, "baseline_period": "forever"},
+            "baseline_period",
+        ),
         ({"title": "x", "shape": "stay_above", "threshold": 1, "parent_id": "nope"}, "parent_id"),
     ],
 )

@@ -234,6 +234,7 @@ def test_no_minted_secret_appears_in_any_log_record_or_audit_event(
     assert joined.status_code == 302, joined.content.decode()[:2000]
     assert Client().get(path).status_code == 410
 
+    print(f"\nsecrets minted and checked: {len(minted)}; log records: {len(logs.texts)}")
     assert len(minted) >= 14
     assert len(logs.texts) > 50, "the recorder saw (almost) nothing: is logging captured?"
     everything = "\n".join(logs.texts)

@@ -141,10 +141,13 @@ def _clean(org: Organization, data: Mapping[str, Any], current: Kpi | None) -> d
             cleaned[name] = _number(name, raw, errors)
         elif name == "shape":
             cleaned[name] = _choice(name, raw, ShapeChoice.values, errors)
-        elif name in ("direction", "baseline_mode", "baseline_period"):
+        elif name in ("direction", "baseline_mode"):
             cleaned[name] = "" if raw is None else raw
             if not isinstance(cleaned[name], str):
                 errors[name] = f"{name} must be text"
+        elif name == "baseline_period":
+            # Checked whatever the shape: a malformed value is refused, not silently dropped.
+            cleaned[name] = _duration_text(name, raw, errors, optional=True)
         elif name == "unit_type":
             cleaned[name] = _choice(name, raw, UnitTypeChoice.values, errors)
         elif name == "unit_label":
