@@ -15,9 +15,9 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
-from pulseboard.api_input import BodyRejected, JsonBodyParser
 from pulseboard.audit.api import router as audit_router
 from pulseboard.connectors.api import router as sources_router
+from pulseboard.core.api_input import BodyRejected, JsonBodyParser
 from pulseboard.core.errors import DomainError
 from pulseboard.history.api import router as history_router
 from pulseboard.indicators.api import router as indicators_router

@@ -19,9 +19,9 @@ from ninja import Query, Router
 from pulseboard.audit.models import AuditEvent
 from pulseboard.audit.schemas import AuditEventOut, AuditPageOut, AuditQuery
 from pulseboard.audit.selectors import audit_list
+from pulseboard.core.api_errors import ERRORS
 from pulseboard.core.errors import ValidationFailed
 from pulseboard.orgs.api_auth import AdminTokenAuth, require_admin
-from pulseboard.schemas import ERRORS
 
 ADMIN = AdminTokenAuth()
 router = Router(tags=["Audit"])

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
-from pulseboard.api_input import ID_PATTERN, ApiDatetime
 from pulseboard.audit.actions import Action
+from pulseboard.core.api_input import ID_PATTERN, ApiDatetime
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50

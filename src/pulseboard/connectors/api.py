@@ -15,9 +15,9 @@ from pulseboard.connectors.schemas import SourceBoundOut, SourceIn, SourceOut, S
 from pulseboard.connectors.selectors import source_get, source_status, webhook_endpoint_url
 from pulseboard.connectors.services import source_bind, webhook_secret_rotate
 from pulseboard.core import clock
+from pulseboard.core.api_errors import ERRORS, ErrorOut
 from pulseboard.indicators.api import kpi_for
 from pulseboard.orgs.api_auth import AdminTokenAuth, principal, require_admin
-from pulseboard.schemas import ERRORS, ErrorOut
 from pulseboard.worker.runner import pull_now
 from pulseboard.worker.schemas import PullOut
 

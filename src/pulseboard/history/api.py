@@ -11,11 +11,11 @@ from __future__ import annotations
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router
 
+from pulseboard.core.api_errors import ERRORS
 from pulseboard.history.export import history_csv, history_json
 from pulseboard.history.schemas import HistoryOut, HistoryQuery
 from pulseboard.indicators.api import kpi_for
 from pulseboard.orgs.api_auth import principal
-from pulseboard.schemas import ERRORS
 
 router = Router(tags=["History"])
 

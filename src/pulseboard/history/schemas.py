@@ -8,7 +8,7 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field, model_validator
 
-from pulseboard.api_input import ApiDatetime
+from pulseboard.core.api_input import ApiDatetime
 
 
 class HistoryQuery(Schema):

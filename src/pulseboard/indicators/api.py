@@ -14,8 +14,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from pulseboard.api_input import is_object_id
 from pulseboard.core import clock
+from pulseboard.core.api_errors import ERRORS
+from pulseboard.core.api_input import is_object_id
 from pulseboard.core.errors import Forbidden, NotFound
 from pulseboard.history.models import ValueSource
 from pulseboard.history.services import value_record
@@ -33,7 +34,6 @@ from pulseboard.indicators.schemas import (
 from pulseboard.indicators.selectors import kpi_cards, kpi_get, kpi_list
 from pulseboard.indicators.services import kpi_create, kpi_delete, kpi_set_published, kpi_update
 from pulseboard.orgs.api_auth import AdminTokenAuth, ApiPrincipal, principal, require_admin
-from pulseboard.schemas import ERRORS
 
 ADMIN = AdminTokenAuth()
 router = Router(tags=["KPIs"])

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
-from pulseboard.api_input import ObservedAt
+from pulseboard.core.api_input import ObservedAt
 from pulseboard.indicators.selectors import KpiCard
 from pulseboard.indicators.services import MAX_DESCRIPTION, MAX_TITLE
 

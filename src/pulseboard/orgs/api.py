@@ -10,13 +10,13 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from pulseboard.api_input import is_object_id
+from pulseboard.core.api_errors import ERRORS
+from pulseboard.core.api_input import is_object_id
 from pulseboard.core.errors import NotFound
 from pulseboard.orgs.api_auth import AdminTokenAuth, require_admin
 from pulseboard.orgs.schemas import TokenCreatedOut, TokenIn, TokenOut
 from pulseboard.orgs.selectors import token_get, token_list
 from pulseboard.orgs.services import token_create, token_revoke
-from pulseboard.schemas import ERRORS
 
 ADMIN = AdminTokenAuth()
 router = Router(tags=["API tokens"])

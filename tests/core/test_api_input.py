@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from pulseboard.api_input import (
+from pulseboard.core.api_input import (
     MAX_DEPTH,
     ApiDatetime,
     BodyRejected,
