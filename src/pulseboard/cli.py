@@ -44,7 +44,7 @@ def serve(host: str, port: int, workers: int, threads: int, no_worker: bool) -> 
 
     from pulseboard.config.env import get_env
     from pulseboard.config.wsgi import application
-    from pulseboard.ops.metrics import enable_multiprocess
+    from pulseboard.core.metrics import enable_multiprocess
     from pulseboard.server import GunicornServer, gunicorn_options
     from pulseboard.worker.embedded import gunicorn_hooks
 
@@ -114,7 +114,7 @@ def worker(
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
-        from pulseboard.ops.metrics import PROCESS_REGISTRY
+        from pulseboard.core.metrics import PROCESS_REGISTRY
 
         start_http_server(metrics_port, addr=metrics_host, registry=PROCESS_REGISTRY)
     click.echo(

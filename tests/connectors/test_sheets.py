@@ -35,6 +35,7 @@ from pulseboard.connectors.base import Observation, PullError, SourceState
 from pulseboard.connectors.google_oauth import connection_disconnect
 from pulseboard.connectors.models import GoogleConnection, Source
 from pulseboard.connectors.outbound import fetch_policy
+from pulseboard.connectors.pulling import pull_now
 from pulseboard.connectors.registry import CONNECTORS
 from pulseboard.connectors.services import pull_context_for, source_bind
 from pulseboard.connectors.sheets import (
@@ -57,7 +58,6 @@ from pulseboard.core.errors import NotFound, ValidationFailed
 from pulseboard.core.safe_http import SafeSession
 from pulseboard.indicators.models import Kpi
 from pulseboard.orgs.models import Membership
-from pulseboard.worker.runner import pull_now
 
 SHEET_ID = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
 SHEET_URL = f"https://docs.google.com/spreadsheets/d/{SHEET_ID}/edit#gid=0"

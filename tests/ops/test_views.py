@@ -18,7 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.factories import KpiFactory
 
 from pulseboard.connectors.models import SourceKind
-from pulseboard.ops.metrics import multiprocess_registry, record_pull, record_webhook
+from pulseboard.core.metrics import record_pull, record_webhook
+from pulseboard.ops.metrics import multiprocess_registry
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,7 +191,7 @@ def test_multiprocess_mode_sums_what_every_process_counted(tmp_path: Path) -> No
         "import django, sys\n"
         "django.setup()\n"
         "from pathlib import Path\n"
-        "from pulseboard.ops import metrics\n"
+        "from pulseboard.core import metrics\n"
         "metrics.enable_multiprocess(Path(sys.argv[1])) if sys.argv[2] == 'first' else None\n"
         "metrics.record_pull(kind='sheets', ok=True, seconds=0.5)\n"
         "metrics.record_webhook('replayed')\n"

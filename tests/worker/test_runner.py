@@ -23,6 +23,11 @@ from tests.json_endpoint import Certificates, JsonEndpoint, Reply, make_certific
 
 from pulseboard.audit.models import AuditEvent
 from pulseboard.connectors.models import PullAttempt, Source
+from pulseboard.connectors.pull_services import (
+    PullOutcome,
+    pull_outcome_record,
+    source_claim_due,
+)
 from pulseboard.connectors.services import source_bind
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
@@ -32,11 +37,6 @@ from pulseboard.history.services import value_record
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_cards
 from pulseboard.worker.runner import Worker, WorkerOptions, WorkerStats
-from pulseboard.worker.services import (
-    PullOutcome,
-    pull_outcome_record,
-    source_claim_due,
-)
 
 LOOPBACK = (ipaddress.IPv4Network("127.0.0.1/32"),)
 ADMIN = Actor.system("test admin")

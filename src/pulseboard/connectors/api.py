@@ -11,15 +11,20 @@ from django.http import HttpRequest
 from ninja import Router
 
 from pulseboard.connectors.models import Source, SourceKind
-from pulseboard.connectors.schemas import SourceBoundOut, SourceIn, SourceOut, SourceStatusOut
+from pulseboard.connectors.pulling import pull_now
+from pulseboard.connectors.schemas import (
+    PullOut,
+    SourceBoundOut,
+    SourceIn,
+    SourceOut,
+    SourceStatusOut,
+)
 from pulseboard.connectors.selectors import source_get, source_status, webhook_endpoint_url
 from pulseboard.connectors.services import source_bind, webhook_secret_rotate
 from pulseboard.core import clock
 from pulseboard.core.api_errors import ERRORS, ErrorOut
 from pulseboard.indicators.api import kpi_for
 from pulseboard.orgs.api_auth import AdminTokenAuth, principal, require_admin
-from pulseboard.worker.runner import pull_now
-from pulseboard.worker.schemas import PullOut
 
 ADMIN = AdminTokenAuth()
 WRITE_ERRORS = {**ERRORS, 409: ErrorOut}  # the source changed meanwhile / not a webhook

@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Literal, TypeVa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
+from pulseboard.connectors.schedule import DEFAULT_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
 from pulseboard.core.errors import ValidationFailed
 from pulseboard.indicators.durations import format_duration, humanize_ago
-from pulseboard.worker.schedule import DEFAULT_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
 
 if TYPE_CHECKING:
     from pulseboard.core.safe_http import SafeSession

@@ -33,6 +33,7 @@ from pulseboard.connectors.base import (
     SourceStatus,
 )
 from pulseboard.connectors.outbound import fetch_policy
+from pulseboard.connectors.schedule import IntervalError, check_interval
 from pulseboard.connectors.values import (
     ValueParseError,
     extract_jsonpath,
@@ -51,7 +52,6 @@ from pulseboard.core.safe_http import (
     validate_url_sync,
 )
 from pulseboard.indicators.durations import DurationError, parse_duration
-from pulseboard.worker.schedule import IntervalError, check_interval
 
 MAX_TOKEN_LENGTH: Final = 4096
 # RFC 6750 b64token plus the characters real-world tokens use (JWTs, opaque keys).

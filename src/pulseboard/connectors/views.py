@@ -31,7 +31,7 @@ from pulseboard.connectors.webhook import (
 from pulseboard.core import clock
 from pulseboard.core.crypto import DecryptionFailed, cipher
 from pulseboard.core.errors import ValidationFailed
-from pulseboard.ops.metrics import record_webhook
+from pulseboard.core.metrics import record_webhook
 from pulseboard.orgs.api_auth import client_ip
 
 logger = logging.getLogger(__name__)

@@ -65,7 +65,7 @@ class WebhookRejected(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.outcome = outcome  # the metrics label (ops.metrics.WEBHOOK_OUTCOMES)
+        self.outcome = outcome  # the metrics label (core.metrics.WEBHOOK_OUTCOMES)
 
 
 def _unauthorized(message: str) -> WebhookRejected:

@@ -12,12 +12,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from pulseboard.connectors.pulling import pull_now
 from pulseboard.connectors.selectors import source_get
 from pulseboard.core.errors import DomainError
 from pulseboard.indicators.formatting import format_value
 from pulseboard.indicators.selectors import kpi_get
 from pulseboard.web.access import admin_view
-from pulseboard.worker.runner import pull_now
 
 
 @admin_view

@@ -14,7 +14,7 @@ from typing import Final
 from django.db.models import Count, Min, Q
 
 from pulseboard.connectors.models import Source, SourceKind
-from pulseboard.worker.schedule import due_lag
+from pulseboard.connectors.schedule import due_lag
 
 PULL_KINDS: Final = (SourceKind.HTTPS_GET.value, SourceKind.SHEETS.value)
 

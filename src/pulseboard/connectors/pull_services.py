@@ -21,12 +21,12 @@ from typing import Final
 from django.db import transaction
 
 from pulseboard.connectors.models import PullAttempt, Source
+from pulseboard.connectors.pull_selectors import PULL_KINDS, due_filter
+from pulseboard.connectors.schedule import lease_deadline, lease_expired, next_pull_at
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.errors import Conflict, DomainError, NotFound
 from pulseboard.history.services import value_record
-from pulseboard.worker.schedule import lease_deadline, lease_expired, next_pull_at
-from pulseboard.worker.selectors import PULL_KINDS, due_filter
 
 logger = logging.getLogger(__name__)
 

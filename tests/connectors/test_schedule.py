@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pulseboard.worker.schedule import (
+from pulseboard.connectors.schedule import (
     BACKOFF_CAP_FACTOR,
     MAX_INTERVAL_SECONDS,
     MIN_INTERVAL_SECONDS,
