@@ -1,4 +1,4 @@
-"""REST endpoint for a KPI's history: a range, as JSON or CSV, streamed from the database.
+"""REST endpoints for a KPI's values: the manual value write, and its history as JSON or CSV.
 
 The response is a ``StreamingHttpResponse`` fed by ``history/export.py``'s
 generators over a server-side cursor, so a million-row export never sits in
@@ -13,9 +13,11 @@ from ninja import Query, Router
 
 from pulseboard.core.api_errors import ERRORS
 from pulseboard.history.export import history_csv, history_json
-from pulseboard.history.schemas import HistoryOut, HistoryQuery
-from pulseboard.indicators.api import kpi_for
-from pulseboard.orgs.api_auth import principal
+from pulseboard.history.models import ValueSource
+from pulseboard.history.schemas import HistoryOut, HistoryQuery, ValueIn, ValueOut
+from pulseboard.history.services import value_record
+from pulseboard.indicators.api import ADMIN, kpi_for, kpi_out
+from pulseboard.orgs.api_auth import principal, require_admin
 
 router = Router(tags=["History"])
 
@@ -58,4 +60,32 @@ def kpi_history_endpoint(
     return StreamingHttpResponse(
         history_json(org_id=org_id, kpi_id=kpi.pk, since=since, until=until),
         content_type="application/json",
+    )
+
+
+@router.put(
+    "/kpis/{kpi_id}/value",
+    auth=ADMIN,
+    response={200: ValueOut, **ERRORS},
+    operation_id="kpi_value",
+    url_name="kpi-value",
+    summary="Record a value (admin); a write older than the current value goes to history only",
+)
+def kpi_value_endpoint(request: HttpRequest, kpi_id: str, payload: ValueIn) -> ValueOut:
+    caller = require_admin(request)
+    kpi = kpi_for(caller, kpi_id)
+    write = value_record(
+        kpi=kpi,
+        value=payload.value,
+        observed_at=payload.observed_at,
+        source=ValueSource.API,
+        actor=caller.actor,
+    )
+    assert write.history is not None  # an API write is always recorded
+    return ValueOut(
+        applied=write.applied,
+        value=write.history.value,
+        observed_at=write.history.observed_at,
+        status=write.history.status,  # type: ignore[arg-type]
+        kpi=kpi_out(caller, write.kpi),
     )

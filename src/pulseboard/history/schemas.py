@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Literal
 
 from ninja import Schema
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from pulseboard.core.api_input import ApiDatetime
+from pulseboard.core.api_input import ApiDatetime, ObservedAt
+from pulseboard.indicators.schemas import KpiOut, Number, StatusName
 
 
 class HistoryQuery(Schema):
@@ -34,3 +35,22 @@ class HistoryRowOut(Schema):
 class HistoryOut(Schema):
     kpi_id: str
     history: list[HistoryRowOut] = Field(description="oldest first")
+
+
+class ValueIn(Schema):
+    """A manual value write; ``observed_at`` defaults to now and must carry a zone offset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: Number
+    observed_at: ObservedAt | None = None
+
+
+class ValueOut(Schema):
+    applied: bool = Field(
+        description="false for a late write: recorded in history, current value unchanged"
+    )
+    value: float
+    observed_at: datetime
+    status: StatusName = Field(description="the status this value has (stored with its history)")
+    kpi: KpiOut

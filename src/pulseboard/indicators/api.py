@@ -1,4 +1,6 @@
-"""REST endpoints for KPIs (DESIGN §10): list, create, read, edit, delete, value write, parse-title.
+"""REST endpoints for KPIs (DESIGN §10): list, create, read, edit, delete, parse-title.
+
+The value write (``PUT /kpis/{id}/value``) lives with history (``history/api.py``).
 
 Every handler scopes to the calling token's org, so another org's KPI is a 404
 like a KPI that does not exist. Read tokens see published KPIs only and cannot
@@ -18,8 +20,6 @@ from pulseboard.core import clock
 from pulseboard.core.api_errors import ERRORS
 from pulseboard.core.api_input import is_object_id
 from pulseboard.core.errors import Forbidden, NotFound
-from pulseboard.history.models import ValueSource
-from pulseboard.history.services import value_record
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.quickcreate import parse_title
 from pulseboard.indicators.schemas import (
@@ -28,8 +28,6 @@ from pulseboard.indicators.schemas import (
     KpiPatch,
     ParseTitleIn,
     ParseTitleOut,
-    ValueIn,
-    ValueOut,
 )
 from pulseboard.indicators.selectors import kpi_cards, kpi_get, kpi_list
 from pulseboard.indicators.services import kpi_create, kpi_delete, kpi_set_published, kpi_update
@@ -137,34 +135,6 @@ def kpi_delete_endpoint(request: HttpRequest, kpi_id: str) -> Status[None]:
     caller = require_admin(request)
     kpi_delete(kpi=kpi_for(caller, kpi_id), actor=caller.actor)
     return Status(204, None)
-
-
-@router.put(
-    "/kpis/{kpi_id}/value",
-    auth=ADMIN,
-    response={200: ValueOut, **ERRORS},
-    operation_id="kpi_value",
-    url_name="kpi-value",
-    summary="Record a value (admin); a write older than the current value goes to history only",
-)
-def kpi_value_endpoint(request: HttpRequest, kpi_id: str, payload: ValueIn) -> ValueOut:
-    caller = require_admin(request)
-    kpi = kpi_for(caller, kpi_id)
-    write = value_record(
-        kpi=kpi,
-        value=payload.value,
-        observed_at=payload.observed_at,
-        source=ValueSource.API,
-        actor=caller.actor,
-    )
-    assert write.history is not None  # an API write is always recorded
-    return ValueOut(
-        applied=write.applied,
-        value=write.history.value,
-        observed_at=write.history.observed_at,
-        status=write.history.status,  # type: ignore[arg-type]
-        kpi=kpi_out(caller, write.kpi),
-    )
 
 
 @router.post(

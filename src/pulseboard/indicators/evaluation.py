@@ -1,16 +1,17 @@
 """Bridge from a stored KPI to the pure evaluator: parameters, baseline lookup, status.
 
 The pure modules know nothing of models; this module turns a ``Kpi`` row into
-``ShapeParams`` and resolves the rolling (prior-period) baseline from history.
+``ShapeParams`` and resolves the rolling (prior-period) baseline from history
+(through ``past_values``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pulseboard.history.selectors import value_at_or_before
 from pulseboard.indicators.durations import DurationError, parse_duration
 from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.past_values import reader
 from pulseboard.indicators.shapes import BaselineMode, Shape, ShapeParams
 from pulseboard.indicators.status import Status, evaluate
 
@@ -40,7 +41,7 @@ def effective_baseline(kpi: Kpi, at: datetime) -> float | None:
         period = parse_duration(kpi.baseline_period)
     except DurationError:
         return None
-    return value_at_or_before(kpi_id=kpi.pk, org_id=kpi.org_id, when=at - period)
+    return reader().value_at_or_before(kpi_id=kpi.pk, org_id=kpi.org_id, when=at - period)
 
 
 def status_of(kpi: Kpi, value: float | None, at: datetime) -> Status:

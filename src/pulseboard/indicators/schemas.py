@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
-from pulseboard.core.api_input import ObservedAt
 from pulseboard.indicators.selectors import KpiCard
 from pulseboard.indicators.services import MAX_DESCRIPTION, MAX_TITLE
 
@@ -177,25 +176,6 @@ class KpiOut(Schema):
             created_at=kpi.created_at,
             updated_at=kpi.updated_at,
         )
-
-
-class ValueIn(Schema):
-    """A manual value write; ``observed_at`` defaults to now and must carry a zone offset."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    value: Number
-    observed_at: ObservedAt | None = None
-
-
-class ValueOut(Schema):
-    applied: bool = Field(
-        description="false for a late write: recorded in history, current value unchanged"
-    )
-    value: float
-    observed_at: datetime
-    status: StatusName = Field(description="the status this value has (stored with its history)")
-    kpi: KpiOut
 
 
 class ParseTitleIn(Schema):

@@ -15,11 +15,11 @@ from datetime import UTC, date, datetime, timedelta
 from django.db.models import QuerySet
 
 from pulseboard.core.errors import NotFound
-from pulseboard.history.selectors import values_at_or_before
 from pulseboard.indicators.durations import DurationError, humanize_ago, parse_duration
 from pulseboard.indicators.evaluation import shape_params
 from pulseboard.indicators.formatting import format_change, format_value, target_phrase
 from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.past_values import reader
 from pulseboard.indicators.sparkline import series as sparkline_series
 from pulseboard.indicators.status import Change, change_since, is_stale
 from pulseboard.orgs.models import Organization
@@ -88,7 +88,7 @@ def kpi_cards(
         by_period[_period(kpi.compare_period, DEFAULT_COMPARE)].append(kpi.pk)
     previous: dict[str, float] = {}
     for period, ids in by_period.items():
-        previous.update(values_at_or_before(org_id=org.pk, kpi_ids=ids, when=now - period))
+        previous.update(reader().values_at_or_before(org_id=org.pk, kpi_ids=ids, when=now - period))
     today = now.astimezone(UTC).date()
     cards = []
     for kpi in kpis:
