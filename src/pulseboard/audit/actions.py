@@ -1,10 +1,13 @@
-"""Pure: the audit action names (stable strings, ``<entity>.<past tense>``)."""
+"""Pure: the audit action names (stable strings, ``<entity>.<past tense>``).
+
+The org, membership, invite and token actions are named by ``orgs/actions.py``: orgs sits
+below the audit log (DESIGN §16) and records through ``orgs/audit_hook.py``.
+"""
 
 from enum import StrEnum
 
 
 class Action(StrEnum):
-    ORG_CREATED = "org.created"
     KPI_CREATED = "kpi.created"
     KPI_UPDATED = "kpi.updated"
     KPI_SHAPE_CHANGED = "kpi.shape_changed"
@@ -14,17 +17,21 @@ class Action(StrEnum):
     KPI_DELETED = "kpi.deleted"
     VALUE_RECORDED = "value.recorded"
     HISTORY_BACKFILLED = "history.backfilled"
+    HISTORY_IMPORTED = "history.imported"
     SOURCE_BOUND = "source.bound"
     SOURCE_CONFIG_CHANGED = "source.config_changed"
     SOURCE_SECRET_MINTED = "source.secret_minted"
     SOURCE_SECRET_ROTATED = "source.secret_rotated"
-    MEMBER_INVITED = "member.invited"
-    MEMBER_JOINED = "member.joined"
-    MEMBER_ROLE_CHANGED = "member.role_changed"
-    MEMBER_REMOVED = "member.removed"
-    INVITE_REVOKED = "invite.revoked"
-    TOKEN_CREATED = "token.created"
-    TOKEN_REVOKED = "token.revoked"
     CONNECTION_CREATED = "connection.created"
     CONNECTION_REFRESHED = "connection.refreshed"
     CONNECTION_REMOVED = "connection.removed"
+    CYCLE_CREATED = "cycle.created"
+    CYCLE_UPDATED = "cycle.updated"
+    CYCLE_DELETED = "cycle.deleted"
+    OBJECTIVE_CREATED = "objective.created"
+    OBJECTIVE_UPDATED = "objective.updated"
+    OBJECTIVE_DELETED = "objective.deleted"
+    KEY_RESULT_CREATED = "key_result.created"
+    KEY_RESULT_UPDATED = "key_result.updated"
+    KEY_RESULT_DELETED = "key_result.deleted"
+    KEY_RESULT_CHECKED_IN = "key_result.checked_in"

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from pulseboard.audit.actions import Action
 from pulseboard.core.api_input import ID_PATTERN, ApiDatetime
+from pulseboard.orgs.actions import OrgAction
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -28,7 +29,7 @@ class AuditQuery(Schema):
         pattern=r"^[^\x00]*$",
         description="actor id, or part of its label (an e-mail, 'token:NAME', 'connector:KIND')",
     )
-    action: Action | None = Field(default=None, description="e.g. value.recorded")
+    action: Action | OrgAction | None = Field(default=None, description="e.g. value.recorded")
     since: ApiDatetime | None = Field(default=None, description="events at or after")
     until: ApiDatetime | None = Field(default=None, description="events before")
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="events per page")

@@ -1,10 +1,14 @@
-"""The one function that writes audit events; called by every other service."""
+"""The one function that writes audit events; called by every other service.
+
+``action`` is an ``audit.actions.Action`` or, for orgs (below the log), an
+``orgs.actions.OrgAction``; orgs reaches this function through ``orgs/audit_hook.py``.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
-from pulseboard.audit.actions import Action
 from pulseboard.audit.models import AuditEvent
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
@@ -14,7 +18,7 @@ def audit_record(
     *,
     org_id: int,
     actor: Actor,
-    action: Action,
+    action: StrEnum,
     target_type: str,
     target_id: str,
     target_label: str = "",

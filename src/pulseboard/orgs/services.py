@@ -15,12 +15,12 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from pulseboard.audit.actions import Action
-from pulseboard.audit.services import audit_record
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.errors import Conflict, NotFound, ValidationFailed
 from pulseboard.core.tokens import hash_token, mint_token
+from pulseboard.orgs.actions import OrgAction
+from pulseboard.orgs.audit_hook import audit_record
 from pulseboard.orgs.models import ApiToken, Invite, Membership, Organization, User
 from pulseboard.orgs.roles import Role, TokenScope
 
@@ -52,7 +52,7 @@ def org_create(
         audit_record(
             org_id=org.pk,
             actor=actor,
-            action=Action.ORG_CREATED,
+            action=OrgAction.ORG_CREATED,
             target_type="org",
             target_id=str(org.pk),
             target_label=org.name,
@@ -81,7 +81,7 @@ def member_add(*, org: Organization, user: User, role: Role, actor: Actor) -> Me
             audit_record(
                 org_id=org.pk,
                 actor=actor,
-                action=Action.MEMBER_JOINED,
+                action=OrgAction.MEMBER_JOINED,
                 target_type="user",
                 target_id=str(user.pk),
                 target_label=user.email,
@@ -109,7 +109,7 @@ def admin_bootstrap(*, email: str, password: str, org_name: str) -> tuple[Organi
             audit_record(
                 org_id=org.pk,
                 actor=actor,
-                action=Action.MEMBER_ROLE_CHANGED,
+                action=OrgAction.MEMBER_ROLE_CHANGED,
                 target_type="user",
                 target_id=str(user.pk),
                 target_label=user.email,
@@ -142,7 +142,7 @@ def token_create(*, org: Organization, actor: Actor, name: str, scope: str) -> t
         audit_record(
             org_id=org.pk,
             actor=actor,
-            action=Action.TOKEN_CREATED,
+            action=OrgAction.TOKEN_CREATED,
             target_type="token",
             target_id=token.pk,
             target_label=name,
@@ -160,7 +160,7 @@ def token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
         audit_record(
             org_id=token.org_id,
             actor=actor,
-            action=Action.TOKEN_REVOKED,
+            action=OrgAction.TOKEN_REVOKED,
             target_type="token",
             target_id=token.pk,
             target_label=token.name,
@@ -254,7 +254,7 @@ def member_invite(
         audit_record(
             org_id=org.pk,
             actor=actor,
-            action=Action.MEMBER_INVITED,
+            action=OrgAction.MEMBER_INVITED,
             target_type="invite",
             target_id=invite.pk,
             target_label=address or "invite link",
@@ -281,7 +281,7 @@ def invite_revoke(*, invite: Invite, actor: Actor) -> Invite:
         audit_record(
             org_id=current.org_id,
             actor=actor,
-            action=Action.INVITE_REVOKED,
+            action=OrgAction.INVITE_REVOKED,
             target_type="invite",
             target_id=current.pk,
             target_label=current.email or "invite link",
@@ -399,7 +399,7 @@ def member_role_change(*, membership: Membership, role: str, actor: Actor) -> Me
         audit_record(
             org_id=current.org_id,
             actor=actor,
-            action=Action.MEMBER_ROLE_CHANGED,
+            action=OrgAction.MEMBER_ROLE_CHANGED,
             target_type="user",
             target_id=str(current.user_id),
             target_label=current.user.email,
@@ -415,7 +415,7 @@ def member_remove(*, membership: Membership, actor: Actor) -> None:
         audit_record(
             org_id=current.org_id,
             actor=actor,
-            action=Action.MEMBER_REMOVED,
+            action=OrgAction.MEMBER_REMOVED,
             target_type="user",
             target_id=str(current.user_id),
             target_label=current.user.email,
