@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import factory
 from django.utils import timezone
 
 from pulseboard.connectors.models import Source, SourceKind
+from pulseboard.goals.models import CheckIn, Cycle, KeyResult, Objective
 from pulseboard.history.models import KpiHistory
 from pulseboard.indicators.models import Kpi
 from pulseboard.orgs.models import Membership, Organization, User
@@ -76,3 +78,45 @@ class KpiHistoryFactory(factory.django.DjangoModelFactory):
     recorded_at = factory.LazyFunction(timezone.now)
     status = "green"
     source = "manual"
+
+
+class CycleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cycle
+
+    org = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Cycle {n}")
+    starts_on = factory.LazyFunction(lambda: timezone.now().date() - timedelta(days=45))
+    ends_on = factory.LazyFunction(lambda: timezone.now().date() + timedelta(days=44))
+
+
+class ObjectiveFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Objective
+
+    cycle = factory.SubFactory(CycleFactory)
+    org = factory.SelfAttribute("cycle.org")
+    title = factory.Sequence(lambda n: f"Objective {n}")
+
+
+class KeyResultFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KeyResult
+
+    objective = factory.SubFactory(ObjectiveFactory)
+    org = factory.SelfAttribute("objective.org")
+    title = factory.Sequence(lambda n: f"Key result {n}")
+    kind = "increase_to"
+    start_value = 0.0
+    target_value = 100.0
+
+
+class CheckInFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CheckIn
+
+    key_result = factory.SubFactory(KeyResultFactory)
+    org = factory.SelfAttribute("key_result.org")
+    value = 10.0
+    author_label = "test"
+    created_at = factory.LazyFunction(timezone.now)

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "pulseboard.history",
     "pulseboard.audit",
     "pulseboard.connectors",
+    "pulseboard.goals",
     "pulseboard.web",
 ]
 

@@ -1,0 +1,8 @@
+"""Django app config for goals: cycles, objectives, key results and check-ins."""
+
+from django.apps import AppConfig
+
+
+class GoalsConfig(AppConfig):
+    name = "pulseboard.goals"
+    label = "goals"
