@@ -117,6 +117,14 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     },
     "api:kpi-value": {"PUT": API_ADMIN_OBJECT.but(json={"value": 5})},
     "api:kpi-history": {"GET": API_READ_OBJECT},
+    # Posted empty: an admin gets past the checks to the importer's 422 (empty body).
+    "api:kpi-history-import": {"POST": API_ADMIN_OBJECT.but(admin=INVALID)},
+    # A batch naming a KPI no org has: "no such KPI" (422) for every admin.
+    "api:values-batch": {
+        "POST": API_ADMIN.but(
+            admin=INVALID, other_admin=INVALID, json=[{"kpi_id": "nosuchkpi", "value": 1}]
+        )
+    },
     "api:kpi-source": {
         "GET": API_READ_OBJECT,
         "PUT": API_ADMIN_OBJECT.but(json={"kind": "manual", "config": {}}),

@@ -54,3 +54,42 @@ class ValueOut(Schema):
     observed_at: datetime
     status: StatusName = Field(description="the status this value has (stored with its history)")
     kpi: KpiOut
+
+
+class ImportOut(Schema):
+    """What a history import did (DESIGN §14)."""
+
+    rows: int = Field(description="data rows in the file")
+    imported: int = Field(description="new history rows written")
+    skipped: int = Field(description="rows at an observed_at the history already held")
+    first_observed_at: datetime = Field(description="the file's oldest row")
+    last_observed_at: datetime = Field(description="the file's newest row")
+    applied: bool = Field(
+        description="the newest imported row was newer than the current value and replaced it"
+    )
+    kpi: KpiOut
+
+
+class BatchItemIn(Schema):
+    """One value of a batch: like ``ValueIn``, with the KPI it is for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kpi_id: str = Field(max_length=64)
+    value: Number
+    observed_at: ObservedAt | None = None
+
+
+class BatchItemOut(Schema):
+    kpi_id: str
+    applied: bool = Field(
+        description="false for a late write: recorded in history, current value unchanged"
+    )
+    value: float
+    observed_at: datetime
+    status: StatusName
+
+
+class BatchOut(Schema):
+    recorded: int = Field(description="how many values were recorded (all of them)")
+    items: list[BatchItemOut] = Field(description="in the order they were sent")

@@ -1,8 +1,9 @@
-"""Reads of KPI history: point lookups, ranges, downsampled series."""
+"""Reads of KPI history: point lookups, ranges, downsampled series, an import's plan."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from django.db.models import Avg, Count, OuterRef, QuerySet, Subquery
@@ -70,3 +71,30 @@ def daily_averages(*, org_id: int, kpi_id: str, since: datetime) -> list[tuple[d
         .values_list("day", "avg", "n")
     )
     return [(day, float(avg), int(n)) for day, avg, n in rows]
+
+
+def observed_times(*, org_id: int, kpi_id: str, first: datetime, last: datetime) -> set[datetime]:
+    """The instants in [first, last] at which the KPI already has a history row."""
+    rows = KpiHistory.objects.filter(
+        org_id=org_id, kpi_id=kpi_id, observed_at__gte=first, observed_at__lte=last
+    ).values_list("observed_at", flat=True)
+    return {moment.astimezone(UTC) for moment in rows.iterator(chunk_size=5000)}
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """What importing ``points`` into a KPI would do, as of now (DESIGN §14)."""
+
+    new: list[tuple[datetime, float]]  # oldest first
+    skipped: int  # points at an instant the KPI's history already holds
+    applies: bool  # the newest new point is newer than the current value: it becomes it
+
+
+def import_plan(*, kpi: Kpi, points: list[tuple[datetime, float]]) -> ImportPlan:
+    """Split sorted ``points`` into new ones and ones already in history (read only)."""
+    if not points:
+        return ImportPlan(new=[], skipped=0, applies=False)
+    taken = observed_times(org_id=kpi.org_id, kpi_id=kpi.pk, first=points[0][0], last=points[-1][0])
+    new = [point for point in points if point[0] not in taken]
+    applies = bool(new) and (kpi.observed_at is None or new[-1][0] > kpi.observed_at)
+    return ImportPlan(new=new, skipped=len(points) - len(new), applies=applies)

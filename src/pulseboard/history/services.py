@@ -2,14 +2,20 @@
 
 One transaction holds the ordering rule (a late write goes to history only), the
 history row, the KPI's new value and status, and the audit event: all land or none.
+A batch of values (``values_record_batch``) is many ``value_record`` calls in one
+transaction, checked first. Bulk loads of past values (``history_backfill`` for demo
+data, ``history_import`` for an admin's CSV file, DESIGN §14) write rows with bulk
+INSERTs under the same ordering rule and status evaluation, with one audit event.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from django.db import transaction
 
@@ -17,15 +23,22 @@ from pulseboard.audit.actions import Action
 from pulseboard.audit.services import audit_record
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
+from pulseboard.core.api_input import EARLIEST_OBSERVATION, is_object_id
 from pulseboard.core.errors import NotFound, ValidationFailed
+from pulseboard.history.importing import ParsedImport, parse_history_csv
 from pulseboard.history.models import KpiHistory
-from pulseboard.history.selectors import daily_averages
+from pulseboard.history.selectors import (
+    daily_averages,
+    history_range,
+    import_plan,
+    value_at_or_before,
+)
 from pulseboard.indicators.durations import DurationError, parse_duration
-from pulseboard.indicators.evaluation import shape_params, status_of
+from pulseboard.indicators.evaluation import effective_baseline, shape_params, status_of
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.shapes import BaselineMode, Shape
 from pulseboard.indicators.sparkline import WINDOW_DAYS, add_point, from_daily_averages
-from pulseboard.indicators.status import evaluate
+from pulseboard.indicators.status import Status, evaluate
 
 # Clocks disagree a little; further ahead than this is a sender's bug, not skew.
 MAX_FUTURE_SKEW = timedelta(minutes=5)
@@ -51,6 +64,21 @@ def check_value(value: object) -> float:
     return number
 
 
+def check_observed_at(when: datetime, *, now: datetime) -> datetime:
+    """``when`` if a value may be observed then, or a ValidationFailed saying why not."""
+    if when.tzinfo is None:
+        raise ValidationFailed(
+            "observed_at must include a time zone",
+            errors={"observed_at": "must include a time zone offset, e.g. Z or +02:00"},
+        )
+    if when > now + MAX_FUTURE_SKEW:
+        raise ValidationFailed(
+            "observed_at is in the future",
+            errors={"observed_at": "is more than 5 minutes in the future"},
+        )
+    return when
+
+
 def value_record(
     *,
     kpi: Kpi,
@@ -67,17 +95,7 @@ def value_record(
     """
     number = check_value(value)
     now = clock.now()
-    when = observed_at or now
-    if when.tzinfo is None:
-        raise ValidationFailed(
-            "observed_at must include a time zone",
-            errors={"observed_at": "must include a time zone offset, e.g. Z or +02:00"},
-        )
-    if when > now + MAX_FUTURE_SKEW:
-        raise ValidationFailed(
-            "observed_at is in the future",
-            errors={"observed_at": "is more than 5 minutes in the future"},
-        )
+    when = check_observed_at(observed_at or now, now=now)
     # savepoint=False: inside a caller's transaction (a webhook delivery) this joins it
     # instead of adding SAVEPOINT/RELEASE round trips; all-or-nothing either way.
     with transaction.atomic(savepoint=False):
@@ -217,3 +235,214 @@ def sparkline_rebuild(*, kpi: Kpi) -> None:
         )
         locked.sparkline = from_daily_averages(rows)
         locked.save(update_fields=["sparkline"])
+
+
+# --- history import (DESIGN §14) -----------------------------------------------------------
+
+IMPORT_BATCH: Final = 2000  # rows per INSERT; progress is reported per batch
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    kpi: Kpi
+    imported: int  # new history rows
+    skipped: int  # rows at an instant the KPI's history already held
+    applied: bool  # the newest imported row became the current value
+    first: datetime | None  # the file's time range (all rows, skipped ones too)
+    last: datetime | None
+
+
+def history_import_parse(chunks: Iterable[bytes]) -> ParsedImport:
+    """Read and check an import file with the rules of value writes (future skew, 1970)."""
+    return parse_history_csv(
+        chunks, now=clock.now(), max_future=MAX_FUTURE_SKEW, earliest=EARLIEST_OBSERVATION
+    )
+
+
+def _import_statuses(kpi: Kpi, rows: list[tuple[datetime, float]]) -> list[Status]:
+    """Each row's status under the KPI's current shape, as ``value_record`` would give it.
+
+    A rolling (prior-period) baseline is the KPI's value one period before each row,
+    looked up in the history already stored and the imported rows together.
+    """
+    params = shape_params(kpi)
+    period = _baseline_period(kpi)
+    if period is None:
+        # Fixed baseline or none: the same for every row, and no query.
+        baseline = effective_baseline(kpi, rows[0][0])
+        return [evaluate(params, value, baseline=baseline) for _, value in rows]
+    low, high = rows[0][0] - period, rows[-1][0] - period
+    timeline: list[tuple[datetime, float]] = []
+    before = value_at_or_before(org_id=kpi.org_id, kpi_id=kpi.pk, when=low)
+    if before is not None:
+        timeline.append((low, before))
+    stored = history_range(org_id=kpi.org_id, kpi_id=kpi.pk, since=low, until=high)
+    timeline += stored.values_list("observed_at", "value")
+    timeline += [row for row in rows if row[0] <= high]
+    timeline.sort(key=lambda row: row[0])
+    times = [when for when, _ in timeline]
+    statuses: list[Status] = []
+    for when, value in rows:
+        index = bisect_right(times, when - period) - 1
+        baseline = timeline[index][1] if index >= 0 else None
+        statuses.append(evaluate(params, value, baseline=baseline))
+    return statuses
+
+
+def history_import(
+    *,
+    kpi: Kpi,
+    points: Sequence[tuple[datetime, float]],
+    actor: Actor,
+    source: str,
+    progress: Callable[[int], None] | None = None,
+) -> ImportOutcome:
+    """Add past observations to ``kpi``'s history in one transaction with one audit event.
+
+    ``points`` come checked from ``history_import_parse``; they are checked again here
+    (finite, aware, not in the future) so no caller can write what a value write could
+    not. Points at an instant the history already holds are skipped and counted. Each
+    new row gets the status its value has under the KPI's current shape. The current
+    value changes only when the newest new row is newer than it (the ordering rule of
+    ``value_record``). ``progress`` is called with the number of rows each INSERT wrote.
+    """
+    now = clock.now()
+    rows = sorted((check_observed_at(when, now=now), check_value(value)) for when, value in points)
+    if not rows:
+        raise ValidationFailed("nothing to import", errors={"rows": "the import holds no rows"})
+    with transaction.atomic():
+        # Serialises with value writes to this KPI (see value_record), so the skip check
+        # and the current-value rule see every committed row.
+        locked = Kpi.objects.select_for_update().filter(pk=kpi.pk, org_id=kpi.org_id).first()
+        if locked is None:
+            raise NotFound("KPI not found")
+        plan = import_plan(kpi=locked, points=rows)
+        outcome = ImportOutcome(
+            kpi=locked,
+            imported=len(plan.new),
+            skipped=plan.skipped,
+            applied=plan.applies,
+            first=rows[0][0],
+            last=rows[-1][0],
+        )
+        if not plan.new:
+            return outcome
+        statuses = _import_statuses(locked, plan.new)
+        history = [
+            KpiHistory(
+                org_id=locked.org_id,
+                kpi_id=locked.pk,
+                value=value,
+                observed_at=when,
+                recorded_at=now,
+                status=status,
+                source=source,
+            )
+            for (when, value), status in zip(plan.new, statuses, strict=True)
+        ]
+        for start in range(0, len(history), IMPORT_BATCH):
+            batch = history[start : start + IMPORT_BATCH]
+            KpiHistory.objects.bulk_create(batch)
+            if progress is not None:
+                progress(len(batch))
+        previous = locked.current_value
+        if plan.applies:
+            locked.current_value = plan.new[-1][1]
+            locked.observed_at = plan.new[-1][0]
+            locked.status = statuses[-1]
+            locked.save(update_fields=["current_value", "observed_at", "status"])
+        audit_record(
+            org_id=locked.org_id,
+            actor=actor,
+            action=Action.HISTORY_IMPORTED,
+            target_type="kpi",
+            target_id=locked.pk,
+            target_label=locked.title,
+            before={"value": previous},
+            after={
+                "rows": len(history),
+                "skipped": plan.skipped,
+                "from": plan.new[0][0].isoformat(),
+                "to": plan.new[-1][0].isoformat(),
+                "source": source,
+                "value": locked.current_value,
+                "applied": plan.applies,
+            },
+        )
+        # The per-day rollup behind sparklines, recomputed in SQL over its window.
+        sparkline_rebuild(kpi=locked)
+    locked.refresh_from_db()
+    return replace(outcome, kpi=locked)
+
+
+# --- batch values (DESIGN §14) -------------------------------------------------------------
+
+MAX_BATCH: Final = 1000
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    kpi_id: str
+    value: float
+    observed_at: datetime | None = None
+
+
+def values_record_batch(
+    *, org_id: int, items: Sequence[BatchItem], actor: Actor, source: str
+) -> list[ValueWrite]:
+    """Record many values at once: all or nothing, each through ``value_record``.
+
+    Every item is checked before anything is written; the errors come back together,
+    keyed ``"<index>.<field>"``. A KPI id that is not one of ``org_id``'s KPIs is "no
+    such KPI", whether it exists elsewhere or not. Each value is written and audited
+    exactly like a single write, inside one transaction.
+    """
+    if not items:
+        raise ValidationFailed("the batch is empty", errors={"body": "send 1 to 1000 items"})
+    if len(items) > MAX_BATCH:
+        raise ValidationFailed(
+            f"a batch holds at most {MAX_BATCH} items; this one has {len(items)}: split it",
+            errors={"body": f"at most {MAX_BATCH} items"},
+        )
+    now = clock.now()
+    ids = {item.kpi_id for item in items if is_object_id(item.kpi_id)}
+    kpis = {kpi.pk: kpi for kpi in Kpi.objects.filter(org_id=org_id, pk__in=ids)}
+    errors: dict[str, str] = {}
+    for index, item in enumerate(items):
+        if item.kpi_id not in kpis:
+            errors[f"{index}.kpi_id"] = "no such KPI"
+        try:
+            check_value(item.value)
+        except ValidationFailed as exc:
+            errors[f"{index}.value"] = exc.errors.get("value", exc.message)
+        if item.observed_at is not None:
+            try:
+                check_observed_at(item.observed_at, now=now)
+            except ValidationFailed as exc:
+                errors[f"{index}.observed_at"] = exc.errors.get("observed_at", exc.message)
+    if errors:
+        raise ValidationFailed(_batch_summary(errors, len(items)), errors=errors)
+    writes = []
+    with transaction.atomic():
+        for index, item in enumerate(items):
+            try:
+                writes.append(
+                    value_record(
+                        kpi=kpis[item.kpi_id],
+                        value=item.value,
+                        observed_at=item.observed_at,
+                        source=source,
+                        actor=actor,
+                    )
+                )
+            except NotFound:
+                # Deleted since the check above: the whole batch rolls back.
+                gone = {f"{index}.kpi_id": "no such KPI"}
+                raise ValidationFailed(_batch_summary(gone, len(items)), errors=gone) from None
+    return writes
+
+
+def _batch_summary(errors: dict[str, str], total: int) -> str:
+    bad = len({key.split(".", 1)[0] for key in errors})
+    noun = "item is" if bad == 1 else "items are"
+    return f"{bad} of {total} {noun} invalid; nothing was recorded"
