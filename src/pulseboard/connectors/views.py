@@ -3,7 +3,8 @@
 A plain Django view, exempt from CSRF, that never touches the session or the user:
 the signature is the only credential. It reads at most 64 KiB + 1 byte of the body
 (413 beyond), loads only the KPI's webhook source row (one query), checks the Standard
-Webhooks signature and the body, then hands the delivery to ``webhook_deliver``. A KPI
+Webhooks signature and the body, then hands the delivery to ``webhook_deliver``. The 200
+reply names the body's top-level fields it ignored (``ignored_fields``). A KPI
 that does not exist, or is not bound to a webhook, is checked against a decoy secret
 along the same path, so its answer is byte for byte that of a bad signature.
 """
@@ -107,6 +108,8 @@ def webhook_receive(request: HttpRequest, kpi_id: str) -> JsonResponse:
             "applied": outcome.applied,
             "value": outcome.value,
             "observed_at": outcome.observed_at.isoformat(),
+            # Top-level body fields other than value/observed_at: accepted, not used.
+            "ignored_fields": list(payload.ignored_fields),
         },
         "replayed" if outcome.replay else "accepted",
     )

@@ -1,15 +1,19 @@
 """Audit log (admins): every event of the org, newest first, filtered and paged.
 
 Filters are KPI, actor (e-mail or label, partial match), action and a date
-range in the org's time zone; the pager keeps the filters. ``event_rows``
-turns events into rows of "field: before → after", also used by KPI detail.
+range in the org's time zone; the pager keeps the filters. A date whose first
+moment (or, for the inclusive end, the next day's) cannot be a UTC date-time
+(``9999-12-31`` as the end, ``0001-01-01`` east of UTC) is a form error, like
+any other bad filter: the page answers 400 with the form, never a 500.
+``event_rows`` turns events into rows of "field: before → after", also used by
+KPI detail.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -67,6 +71,31 @@ def _start_of(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
 
+OUT_OF_RANGE = "This date is out of the range the log can search."
+
+
+def _bounds(form: AuditFilterForm, zone: ZoneInfo) -> dict[str, datetime | None] | None:
+    """The since/until instants of a valid form, or None after adding a form error.
+
+    The database layer converts every instant to UTC; doing it here first turns a date
+    at the edge of the calendar into a form error instead of an OverflowError later.
+    """
+    data = form.cleaned_data
+    days = {"since": data.get("since"), "until": data.get("until")}
+    bounds: dict[str, datetime | None] = {}
+    for name, day in days.items():
+        if day is None:
+            bounds[name] = None
+            continue
+        try:
+            # The end date is inclusive: events before the next day's first moment.
+            first = day + timedelta(days=1) if name == "until" else day
+            bounds[name] = _start_of(first, zone).astimezone(UTC)
+        except OverflowError:
+            form.add_error(name, OUT_OF_RANGE)
+    return None if form.errors else bounds
+
+
 @admin_view
 @require_GET
 def audit(request: HttpRequest) -> HttpResponse:
@@ -75,17 +104,16 @@ def audit(request: HttpRequest) -> HttpResponse:
     filters: dict[str, Any] = {}
     valid = not form.is_bound or form.is_valid()
     if form.is_bound and valid:
-        data = form.cleaned_data
-        zone = _zone(org)
-        filters = {
-            "kpi_id": data.get("kpi") or None,
-            "actor": (data.get("actor") or "").strip() or None,
-            "action": data.get("action") or None,
-            "since": _start_of(data["since"], zone) if data.get("since") else None,
-            "until": _start_of(data["until"] + timedelta(days=1), zone)
-            if data.get("until")
-            else None,
-        }
+        bounds = _bounds(form, _zone(org))
+        valid = bounds is not None
+        if bounds is not None:
+            data = form.cleaned_data
+            filters = {
+                "kpi_id": data.get("kpi") or None,
+                "actor": (data.get("actor") or "").strip() or None,
+                "action": data.get("action") or None,
+                **bounds,
+            }
     events: QuerySet[AuditEvent] | list[AuditEvent] = (
         audit_list(org_id=org.pk, **filters) if valid else []
     )
@@ -100,4 +128,5 @@ def audit(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "filtered": any(filters.values()),
     }
-    return render(request, "web/audit.html", context)
+    # A filter that cannot be applied is a bad request: the form says which and why.
+    return render(request, "web/audit.html", context, status=200 if valid else 400)
