@@ -20,7 +20,7 @@ from tests.factories import KpiFactory
 from pulseboard.audit.models import AuditEvent
 from pulseboard.connectors.models import WebhookDelivery
 from pulseboard.connectors.services import webhook_secret_rotate
-from pulseboard.connectors.webhook import MAX_BODY_BYTES, SIGNATURE_MISMATCH
+from pulseboard.connectors.webhook import MAX_BODY_BYTES, NO_V1_SIGNATURE, SIGNATURE_MISMATCH
 from pulseboard.core.actors import Actor
 from pulseboard.history.models import KpiHistory
 from pulseboard.indicators.models import Kpi
@@ -62,6 +62,7 @@ def test_a_signed_delivery_becomes_the_value_with_history_and_audit(
         "applied": True,
         "value": 12.5,
         "observed_at": None,
+        "ignored_fields": [],
     }
     kpi.refresh_from_db()
     assert kpi.current_value == 12.5
@@ -166,8 +167,10 @@ def test_a_missing_header_is_401(kpi: Kpi, secret: str, url: str, missing: str) 
     assert missing in response.json()["detail"]
 
 
-@pytest.mark.parametrize("signature", ["v1", "v1,not base64!", "v1,abc,def", "nonsense"])
-def test_a_malformed_signature_header_is_401(
+@pytest.mark.parametrize(
+    "signature", ["v1", "v1,not base64!", "v1,abc,def", "nonsense", "v1a,AAAA v2,AAAA"]
+)
+def test_a_signature_header_without_a_well_formed_v1_entry_is_401(
     kpi: Kpi, secret: str, url: str, signature: str
 ) -> None:
     response = refused_without_writing(
@@ -175,7 +178,52 @@ def test_a_malformed_signature_header_is_401(
         lambda: deliver(url, secret, {"value": 1}, headers={"webhook-signature": signature}),
     )
     assert response.status_code == 401
-    assert "malformed" in response.json()["detail"]
+    assert response.json()["detail"] == NO_V1_SIGNATURE
+
+
+def test_a_valid_v1_beside_a_v1a_signature_is_accepted(kpi: Kpi, secret: str, url: str) -> None:
+    body = b'{"value": 6}'
+    good = signed_headers(secret, body, msg_id="msg_interop")
+    other_scheme = "v1a,hnO3f9T8Ytu9HwNZ3PBo9VP4UrXzNDnUD2e4RPc3UYxYZ7z4pVfAqs3fqQPBzhbz"
+    headers = {**good, "webhook-signature": f"{other_scheme} {good['webhook-signature']}"}
+    response = httpx.post(url, content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    kpi.refresh_from_db()
+    assert kpi.current_value == 6.0
+
+
+def test_a_v1a_signature_beside_a_wrong_v1_is_still_401(kpi: Kpi, secret: str, url: str) -> None:
+    body = b'{"value": 6}'
+    wrong = signed_headers(OTHER_SECRET, body, msg_id="msg_interop")
+    header = f"v1a,AAAA {wrong['webhook-signature']}"
+    response = refused_without_writing(
+        kpi, lambda: httpx.post(url, content=body, headers={**wrong, "webhook-signature": header})
+    )
+    assert (response.status_code, response.json()["detail"]) == (401, SIGNATURE_MISMATCH)
+
+
+def test_unknown_body_fields_are_ignored_and_named_in_the_reply(
+    kpi: Kpi, secret: str, url: str
+) -> None:
+    payload = {"value": 8, "source": "ci", "env": "prod", "observedAt": "2025-01-01T00:00:00Z"}
+    response = deliver(url, secret, payload, msg_id="msg_meta")
+    assert response.status_code == 200, response.text
+    assert response.json()["ignored_fields"] == ["env", "observedAt", "source"]
+    kpi.refresh_from_db()
+    assert kpi.current_value == 8.0
+    # A replay of the same delivery names them again and writes nothing.
+    again = refused_without_writing(kpi, lambda: deliver(url, secret, payload, msg_id="msg_meta"))
+    assert again.json()["replay"] is True
+    assert again.json()["ignored_fields"] == ["env", "observedAt", "source"]
+
+
+@pytest.mark.parametrize("body", [{"source": "ci"}, {"value": "8", "env": "prod"}])
+def test_extra_fields_with_a_missing_or_bad_value_are_422(
+    kpi: Kpi, secret: str, url: str, body: dict[str, Any]
+) -> None:
+    response = refused_without_writing(kpi, lambda: deliver(url, secret, body))
+    assert response.status_code == 422
+    assert "value" in response.json()["detail"]
 
 
 def test_several_signatures_with_one_valid_are_accepted(kpi: Kpi, secret: str, url: str) -> None:

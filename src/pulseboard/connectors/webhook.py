@@ -3,7 +3,14 @@
 Owns the secret format (``whsec_`` + base64 of 24 random bytes), the header and
 signature checks around the ``standardwebhooks`` library (which does the HMAC and the
 ±5 minute window), the body rules (``{"value": <finite number>, "observed_at"?: ISO
-8601 with offset}``, nothing else), and the ``WebhookConnector`` the registry lists.
+8601 with offset}``; other top-level fields are ignored and named back to the sender),
+and the ``WebhookConnector`` the registry lists.
+
+Interop (Standard Webhooks): ``webhook-signature`` may carry several space-separated
+``<version>,<base64>`` entries. Only ``v1`` (HMAC-SHA256) is ours: entries of other
+versions (``v1a`` is the asymmetric scheme) and entries that are not ``version,base64``
+are ignored; one matching ``v1`` entry is enough, and a header without any well-formed
+``v1`` entry is refused before the HMAC is computed.
 
 Pure: no Django, no database, no I/O; ``now`` is an argument (the library also reads
 the system clock for its own window check; both agree to the millisecond).
@@ -45,6 +52,10 @@ SECRET_BYTES: Final = 24
 MAX_WEBHOOK_ID_LENGTH: Final = 200
 HEADERS: Final = ("webhook-id", "webhook-timestamp", "webhook-signature")
 BODY_FIELDS: Final = frozenset({"value", "observed_at"})
+SIGNATURE_VERSION: Final = "v1"
+# The reply names at most this many ignored fields, each cut to this many characters.
+IGNORED_FIELDS_SHOWN: Final = 20
+IGNORED_NAME_CHARS: Final = 100
 BODY_SHAPE: Final = '{"value": <number>, "observed_at": "<ISO 8601>" (optional)}'
 
 # One message for a wrong secret, a tampered body and a KPI that does not exist or is not
@@ -53,7 +64,11 @@ SIGNATURE_MISMATCH: Final = (
     "the webhook signature does not match: sign with this KPI's current secret over "
     '"{webhook-id}.{webhook-timestamp}.{raw body}"'
 )
-_SIGNATURE_TOKEN: Final = re.compile(r"v[0-9]+,[A-Za-z0-9+/]+={0,2}")
+NO_V1_SIGNATURE: Final = (
+    'webhook-signature holds no well-formed "v1,<base64 signature>" entry (entries of '
+    "other versions, such as v1a, and malformed entries are ignored)"
+)
+_BASE64: Final = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _TIMESTAMP: Final = re.compile(r"[0-9]{1,12}")
 _PRINTABLE: Final = re.compile(r"[\x21-\x7e]+")
 
@@ -99,6 +114,8 @@ def decoy_secret() -> str:
 class Payload:
     value: float
     observed_at: datetime | None
+    # Top-level fields the body carried beyond value/observed_at, sorted (sender metadata).
+    ignored_fields: tuple[str, ...] = ()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -125,21 +142,30 @@ def _timestamp(text: str, now: datetime) -> int:
     return sent
 
 
-def _signatures(text: str) -> str:
-    tokens = text.split()
-    if not tokens or not all(_SIGNATURE_TOKEN.fullmatch(token) for token in tokens):
-        raise _unauthorized(
-            "webhook-signature is malformed: expected one or more space-separated "
-            '"v1,<base64 signature>"'
-        )
-    for token in tokens:
+def v1_signatures(text: str) -> list[str]:
+    """The well-formed ``v1,<base64>`` entries of a ``webhook-signature`` header, in order.
+
+    Entries of another version and entries that are not ``version,base64`` are skipped,
+    as the spec asks of a receiver; the library then sees only what it can check.
+    """
+    found = []
+    for entry in text.split():
+        version, comma, signature = entry.partition(",")
+        if version != SIGNATURE_VERSION or not comma or not _BASE64.fullmatch(signature):
+            continue
         try:
-            base64.b64decode(token.split(",", 1)[1], validate=True)
+            base64.b64decode(signature, validate=True)
         except (binascii.Error, ValueError):
-            raise _unauthorized(
-                "webhook-signature is malformed: a signature is not valid base64"
-            ) from None
-    return " ".join(tokens)
+            continue
+        found.append(f"{SIGNATURE_VERSION},{signature}")
+    return found
+
+
+def _signatures(text: str) -> str:
+    found = v1_signatures(text)
+    if not found:
+        raise _unauthorized(NO_V1_SIGNATURE)
+    return " ".join(found)
 
 
 def verify(*, secret: str, body: bytes, headers: Mapping[str, str], now: datetime) -> str:
@@ -235,13 +261,16 @@ def parse_body(body: bytes) -> Payload:
         raise _invalid(f"the body is nested too deeply; send {BODY_SHAPE}") from None
     if not isinstance(data, dict):
         raise _invalid(f"the body must be a JSON object: {BODY_SHAPE}")
-    unknown = sorted(set(data) - BODY_FIELDS)
-    if unknown:
-        shown = ", ".join(name[:40] for name in unknown[:5])
-        raise _invalid(f"unknown field(s) {shown}; send {BODY_SHAPE}")
     if "value" not in data:
         raise _invalid(f"value is missing; send {BODY_SHAPE}")
-    return Payload(value=_value(data["value"]), observed_at=_observed_at(data.get("observed_at")))
+    # Senders add metadata (their own ids, an environment name): ignored, and named back
+    # in the reply so a misspelt "observed_at" does not pass unnoticed.
+    ignored = sorted(set(data) - BODY_FIELDS)[:IGNORED_FIELDS_SHOWN]
+    return Payload(
+        value=_value(data["value"]),
+        observed_at=_observed_at(data.get("observed_at")),
+        ignored_fields=tuple(name[:IGNORED_NAME_CHARS] for name in ignored),
+    )
 
 
 def sign_headers(*, secret: str, body: str, webhook_id: str, now: datetime) -> dict[str, str]:
