@@ -3,7 +3,7 @@
 It runs in a thread with its own event loop, so synchronous tests, in-process workers
 and worker subprocesses can all reach it. Each path answers with a scripted ``Reply``
 (status, body, delay before the headers, a body trickled out slowly); every request is
-counted per path with its arrival time and ``Authorization`` header. ``hold()`` makes
+counted per path with its arrival time and its headers. ``hold()`` makes
 requests wait until ``release()``, to catch a worker mid-batch.
 """
 
@@ -52,12 +52,14 @@ class Reply:
     delay: float = 0.0  # seconds before the headers
     trickle: float = 0.0  # seconds between 16-byte chunks of the body
     content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. a redirect's Location
 
 
 @dataclass
 class Hit:
     at: float
     authorization: str | None
+    headers: dict[str, str] = field(default_factory=dict)  # every request header received
 
 
 @dataclass
@@ -97,7 +99,13 @@ class JsonEndpoint:
         path = request.path
         with self._lock:
             hits = self.hits[path]
-            hits.append(Hit(at=time.time(), authorization=request.headers.get("Authorization")))
+            hits.append(
+                Hit(
+                    at=time.time(),
+                    authorization=request.headers.get("Authorization"),
+                    headers=dict(request.headers),
+                )
+            )
             number = len(hits)
         assert self._gate is not None
         await self._gate.wait()
@@ -106,7 +114,12 @@ class JsonEndpoint:
             await asyncio.sleep(reply.delay)
         body = reply.body(number) if callable(reply.body) else reply.body
         if not reply.trickle:
-            return web.Response(status=reply.status, body=body, content_type=reply.content_type)
+            return web.Response(
+                status=reply.status,
+                body=body,
+                content_type=reply.content_type,
+                headers=reply.headers,
+            )
         response = web.StreamResponse(status=reply.status)
         response.content_type = reply.content_type
         await response.prepare(request)

@@ -86,6 +86,9 @@ class SecretSet:
 
     value: str = field(repr=False)
     shown_once: bool = False
+    # What admins see of it; None: its last four characters. A connector whose secret
+    # bundles several credentials (https_get's headers) says which part to hint at.
+    hint: str | None = None
 
 
 SecretChange = SecretKeep | SecretClear | SecretSet
@@ -102,6 +105,9 @@ class BindContext:
     current_config: Mapping[str, Any]
     has_secret: bool
     now: datetime
+    # The stored secret, decrypted, when the source is of this kind already: a connector
+    # keeping several credentials in its one secret merges what a save leaves out.
+    current_secret: str | None = field(default=None, repr=False)
 
     def same_kind(self, kind: str) -> bool:
         return self.current_kind == kind

@@ -113,6 +113,15 @@ def _same_secret(source: Source, value: str) -> bool:
         return False
 
 
+def _decrypted(source: Source) -> str | None:
+    if not source.secret_encrypted:
+        return None
+    try:
+        return cipher().decrypt(source.secret_encrypted)
+    except DecryptionFailed:
+        return None
+
+
 def _apply_secret(source: Source, binding: Binding) -> tuple[bool, str | None]:
     """Store the binding's secret change; returns (replaced, secret to show once)."""
     change = binding.secret
@@ -127,7 +136,7 @@ def _apply_secret(source: Source, binding: Binding) -> tuple[bool, str | None]:
     if _same_secret(source, change.value):
         return False, None
     source.secret_encrypted = cipher().encrypt(change.value)
-    source.secret_hint = secret_hint(change.value)
+    source.secret_hint = change.hint if change.hint is not None else secret_hint(change.value)
     return True, change.value if change.shown_once else None
 
 
@@ -155,12 +164,13 @@ def source_bind(
         current_config=dict(current.config or {}),
         has_secret=bool(current.secret_encrypted),
         now=clock.now(),
+        current_secret=_decrypted(current) if current.kind == connector.kind else None,
     )
     # Outside the transaction: a connector may resolve names or ask Google.
     binding = connector.binding_validate(config, context=context)
     with transaction.atomic():
         source = Source.objects.select_for_update().get(pk=current.pk)
-        if source.kind != current.kind or bool(source.secret_encrypted) != context.has_secret:
+        if source.kind != current.kind or source.secret_encrypted != current.secret_encrypted:
             raise Conflict("the source was changed by someone else meanwhile; load it and retry")
         before = _snapshot(source)
         kind_changed = source.kind != connector.kind

@@ -17,7 +17,7 @@ import re
 import socket
 import ssl
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
@@ -643,16 +643,27 @@ class SafeSession:
         self._session = None
         self._resolver = None
 
-    async def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> FetchResult:
-        """GET ``url`` (following at most ``max_redirects`` re-validated redirects)."""
+    async def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        origin_bound: Iterable[str] = (),
+    ) -> FetchResult:
+        """GET ``url`` (following at most ``max_redirects`` re-validated redirects).
+
+        A redirect to another origin drops the credential headers (``Authorization``,
+        ``Cookie``, …) and those named in ``origin_bound`` (a caller's API-key headers).
+        """
         if self._session is None:
             raise RuntimeError("SafeSession.get called outside 'async with'")
         checked = check_url(url, self._policy)
         sent = _check_headers(headers or {})
+        bound = ORIGIN_BOUND_HEADERS | {name.lower() for name in origin_bound}
         try:
             # One deadline for the whole chain of hops, not one per request.
             async with asyncio.timeout(self._policy.total_timeout):
-                return await self._follow(self._session, checked, sent)
+                return await self._follow(self._session, checked, sent, bound)
         except TimeoutError:
             raise FetchError(f"timed out after {self._policy.total_timeout:g} s") from None
 
@@ -687,7 +698,11 @@ class SafeSession:
             raise _fetch_error(exc, checked, self._policy) from None
 
     async def _follow(
-        self, session: aiohttp.ClientSession, checked: CheckedURL, headers: dict[str, str]
+        self,
+        session: aiohttp.ClientSession,
+        checked: CheckedURL,
+        headers: dict[str, str],
+        origin_bound: frozenset[str] = ORIGIN_BOUND_HEADERS,
     ) -> FetchResult:
         hops = 0
         while True:
@@ -715,9 +730,7 @@ class SafeSession:
             except UnsafeURLError as exc:
                 raise UnsafeURLError(f"redirect refused: {exc.reason}") from None
             if _origin(next_checked) != _origin(checked):
-                headers = {
-                    k: v for k, v in headers.items() if k.lower() not in ORIGIN_BOUND_HEADERS
-                }
+                headers = {k: v for k, v in headers.items() if k.lower() not in origin_bound}
             checked = next_checked
 
     async def _fetch_once(
