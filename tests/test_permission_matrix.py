@@ -35,7 +35,14 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlencode, urlsafe_base64_encode
-from tests.factories import KpiFactory, MembershipFactory, OrganizationFactory
+from tests.factories import (
+    CycleFactory,
+    KeyResultFactory,
+    KpiFactory,
+    MembershipFactory,
+    ObjectiveFactory,
+    OrganizationFactory,
+)
 
 from pulseboard.connectors.models import GoogleConnection
 from pulseboard.core.actors import Actor
@@ -139,6 +146,41 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
         "POST": API_ADMIN.but(json={"name": "n", "scope": "read"}),
     },
     "api:token-detail": {"DELETE": API_ADMIN_OBJECT},
+    # Goals: any token reads, admin tokens write (check-ins too: a token is no person).
+    "api:cycle-list": {
+        "GET": API_ANY_TOKEN,
+        "POST": API_ADMIN.but(
+            json={"name": "Q", "starts_on": "2027-01-01", "ends_on": "2027-03-31"}
+        ),
+    },
+    # The cycle has an objective: deleting it is refused until that is gone.
+    "api:cycle-detail": {
+        "GET": API_READ_OBJECT,
+        "PATCH": API_ADMIN_OBJECT.but(json={"name": "Renamed"}),
+        "DELETE": API_ADMIN_OBJECT.but(admin=CONFLICT),
+    },
+    # A body naming a cycle no org has: 422 for every admin.
+    "api:objective-list": {
+        "GET": API_ANY_TOKEN,
+        "POST": API_ADMIN.but(
+            admin=INVALID, other_admin=INVALID, json={"title": "T", "cycle_id": "nosuchcycle"}
+        ),
+    },
+    "api:objective-detail": {
+        "GET": API_READ_OBJECT,
+        "PATCH": API_ADMIN_OBJECT.but(json={"title": "Renamed"}),
+        "DELETE": API_ADMIN_OBJECT,
+    },
+    "api:objective-key-results": {
+        "POST": API_ADMIN_OBJECT.but(json={"title": "K", "kind": "stay_above", "target_value": 1})
+    },
+    "api:key-result-detail": {
+        "GET": API_READ_OBJECT,
+        "PATCH": API_ADMIN_OBJECT.but(json={"title": "Renamed"}),
+        "DELETE": API_ADMIN_OBJECT,
+    },
+    "api:key-result-check-ins": {"POST": API_ADMIN_OBJECT.but(json={"value": 5})},
+    "api:key-result-progress": {"GET": API_READ_OBJECT},
     # The signature over the body authenticates a webhook; without it, 401 for all.
     "hooks-kpi": {"POST": everyone(UNAUTHORIZED, cross_org=True)},
     # --- ops: load balancers and Prometheus call these without credentials --------------
@@ -218,6 +260,9 @@ class World:
 # entries win over plain "param" ones where one name means different things.
 PARAMS: dict[str, Callable[[World], str]] = {
     "kpi_id": lambda w: w.objects["kpi"].pk,
+    "cycle_id": lambda w: w.objects["cycle"].pk,
+    "objective_id": lambda w: w.objects["objective"].pk,
+    "key_result_id": lambda w: w.objects["key_result"].pk,
     "token_id": lambda w: w.objects["token"].pk,
     "connection_id": lambda w: w.objects["connection"].pk,
     "membership_id": lambda w: str(w.objects["membership"].pk),
@@ -291,6 +336,9 @@ def world(settings: Any) -> World:
     other_admin = MembershipFactory(org=other, role="admin").user
     system = Actor.system("matrix")
     kpi = KpiFactory(org=org, title="Alpha private revenue")
+    # A manual key result owned by no one: members may read it, not check in on it.
+    objective = ObjectiveFactory(cycle=CycleFactory(org=org), title="Alpha secret objective")
+    key_result = KeyResultFactory(objective=objective, title="Alpha secret key result")
     token, _ = token_create(org=org, actor=system, name="victim", scope="read")
     _, admin_token = token_create(org=org, actor=system, name="admin", scope="admin")
     _, read_token = token_create(org=org, actor=system, name="reader", scope="read")
@@ -318,6 +366,9 @@ def world(settings: Any) -> World:
     objects = {
         "org": org,
         "kpi": kpi,
+        "cycle": objective.cycle,
+        "objective": objective,
+        "key_result": key_result,
         "token": token,
         "connection": connection,
         "membership": membership,
@@ -327,6 +378,7 @@ def world(settings: Any) -> World:
         "reset_token": default_token_generator.make_token(member),
     }
     markers = [kpi.pk, kpi.title, token.pk, connection.pk, invite.pk, admin.email, member.email]
+    markers += [objective.cycle_id, objective.pk, objective.title, key_result.pk, key_result.title]
     return World(objects=objects, clients=clients, markers=markers)
 
 

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests.factories import KpiFactory, KpiHistoryFactory, OrganizationFactory
+from tests.factories import KeyResultFactory, KpiFactory, KpiHistoryFactory, OrganizationFactory
 
 from pulseboard.api import api
 from pulseboard.core.actors import Actor
@@ -67,7 +67,15 @@ def pinned(live_server: Any, settings: Any) -> dict[str, str]:
     actor = Actor.system("schemathesis")
     _, token = token_create(org=org, actor=actor, name="schemathesis", scope="admin")
     spare, _ = token_create(org=org, actor=actor, name="spare", scope="read")
-    return {"token": token, "kpi_id": kpi.pk, "token_id": spare.pk}
+    key_result = KeyResultFactory(objective__cycle__org=org)
+    return {
+        "token": token,
+        "kpi_id": kpi.pk,
+        "token_id": spare.pk,
+        "cycle_id": key_result.objective.cycle_id,
+        "objective_id": key_result.objective_id,
+        "key_result_id": key_result.pk,
+    }
 
 
 def _fuzz(operation: Any, mode: GenerationMode, pinned: dict[str, str], base_url: str) -> None:

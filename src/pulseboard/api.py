@@ -10,6 +10,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 
 from django.core.exceptions import RequestDataTooBig
+from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled
@@ -19,6 +20,7 @@ from pulseboard.audit.api import router as audit_router
 from pulseboard.connectors.api import router as sources_router
 from pulseboard.core.api_input import BodyRejected, JsonBodyParser
 from pulseboard.core.errors import DomainError
+from pulseboard.goals.api import router as goals_router
 from pulseboard.history.api import router as history_router
 from pulseboard.indicators.api import router as indicators_router
 from pulseboard.orgs.api import router as tokens_router
@@ -41,6 +43,7 @@ api.add_router("", history_router)
 api.add_router("", audit_router)
 api.add_router("", tokens_router)
 api.add_router("", sources_router)
+api.add_router("", goals_router)
 
 
 @api.exception_handler(DomainError)
@@ -93,6 +96,15 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return api.create_response(
         request, {"detail": "the request body is larger than 256 KiB"}, status=413
     )
+
+
+@api.exception_handler(ProtectedError)
+def _protected(request: HttpRequest, exc: ProtectedError) -> HttpResponse:
+    # A delete refused by a PROTECT foreign key (a KPI that key results follow), named
+    # here so the lower package need not know what refers to it (DESIGN §16).
+    held_by = ", ".join(sorted({str(obj) for obj in exc.protected_objects}))
+    detail = f"cannot delete it: {held_by} still refer to it; unlink or delete them first"
+    return api.create_response(request, {"detail": detail}, status=409)
 
 
 class ApiErrorShapeMiddleware:

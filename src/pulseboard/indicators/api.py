@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from pulseboard.core import clock
-from pulseboard.core.api_errors import ERRORS
+from pulseboard.core.api_errors import ERRORS, ErrorOut
 from pulseboard.core.api_input import is_object_id
 from pulseboard.core.errors import Forbidden, NotFound
 from pulseboard.indicators.models import Kpi
@@ -126,7 +126,8 @@ def kpi_patch_endpoint(request: HttpRequest, kpi_id: str, payload: KpiPatch) -> 
 @router.delete(
     "/kpis/{kpi_id}",
     auth=ADMIN,
-    response={204: None, **ERRORS},
+    # 409: key results follow the KPI (the PROTECT foreign key; api.py names them).
+    response={204: None, **ERRORS, 409: ErrorOut},
     operation_id="kpi_delete",
     url_name="kpi-detail",
     summary="Delete a KPI and its history (admin)",
