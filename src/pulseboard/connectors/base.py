@@ -18,6 +18,10 @@ mints its own secret (the webhook) returns ``SecretSet(minted, shown_once=True)`
 Pull kinds: their configuration model extends ``PullConfig`` (``interval_seconds``,
 at least one minute), which ``PullConnector.bind`` moves to ``Source.interval_seconds``.
 
+Audit: what an audit event keeps of a stored configuration is ``redacted_config`` (by
+default ``redaction.config_redacted``: no URL query value, header value, DSN password or
+token), so the log never holds a secret whoever reads it.
+
 Adding a kind: one module with a ``Connector`` (or ``PullConnector``) subclass, one line
 in ``registry.CONNECTORS``, one test file.
 """
@@ -33,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Literal, TypeVa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
+from pulseboard.connectors.redaction import config_redacted
 from pulseboard.connectors.schedule import DEFAULT_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
 from pulseboard.core.errors import ValidationFailed
 from pulseboard.indicators.durations import format_duration, humanize_ago
@@ -310,6 +315,16 @@ class Connector(ABC, Generic[ConfigT]):
                 )
             )
         return fields
+
+    def redacted_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored configuration as an audit event may hold it: never a secret.
+
+        The default (``redaction.config_redacted``) masks URL query values, fragments
+        and passwords, and the value of every field named like a secret (``*token*``,
+        ``*secret*``, ``*password*``, ``headers``, ``dsn``, ``*key*``, …; a mapping keeps
+        its keys). A kind keeping a secret under another name overrides this.
+        """
+        return config_redacted(config)
 
     def describe_status(self, state: SourceState, *, now: datetime) -> SourceStatus:
         """How the source is doing; push kinds have nothing scheduled to report."""

@@ -1,7 +1,10 @@
 """Writes of the connector framework: binding a KPI's source, webhook secrets and deliveries.
 
 Every configuration change is audited with the secret redacted (a four-character
-hint at most). A webhook delivery, the value it carries, the history row, the
+hint at most) and the rest of the configuration through its connector's
+``redacted_config`` (``_audited``: the one place a source snapshot becomes an audit
+event, so no URL query value, header value, DSN password or token is ever stored).
+A webhook delivery, the value it carries, the history row, the
 KPI's status and the audit event commit in one transaction (``value_record`` inside
 ``webhook_deliver``), so a rejected delivery leaves nothing behind. ``secrets_rotate_keys``
 re-encrypts every stored secret with the first key of ``PULSEBOARD_ENCRYPTION_KEYS``.
@@ -30,7 +33,8 @@ from pulseboard.connectors.base import (
     secret_hint,
 )
 from pulseboard.connectors.models import GoogleConnection, Source, SourceKind, WebhookDelivery
-from pulseboard.connectors.registry import connector_for
+from pulseboard.connectors.redaction import config_redacted
+from pulseboard.connectors.registry import CONNECTORS, connector_for
 from pulseboard.connectors.selectors import DELIVERIES_SHOWN, WebhookTarget
 from pulseboard.connectors.webhook import REPLAY_WINDOW, Payload, secret_mint
 from pulseboard.core import clock
@@ -102,6 +106,16 @@ def _snapshot(source: Source) -> dict[str, Any]:
     if source.is_pull:
         snapshot["interval_seconds"] = source.interval_seconds
     return snapshot
+
+
+def _audited(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A ``_snapshot`` as an audit event may hold it: the config redacted by its kind.
+
+    A kind no longer registered (a plug-in removed) still gets the default redaction.
+    """
+    connector = CONNECTORS.get(snapshot["kind"])
+    redact = connector.redacted_config if connector is not None else config_redacted
+    return {**snapshot, "config": redact(snapshot.get("config") or {})}
 
 
 def _same_secret(source: Source, value: str) -> bool:
@@ -188,8 +202,16 @@ def source_bind(
         # A pull kind reads soon after it is bound; the worker takes it from there.
         source.next_pull_at = context.now if connector.is_pull else None
         source.save()
+        audited_before, audited_after = _audited(before), _audited(after)
         if secret_replaced and before.get("secret_hint") == after.get("secret_hint"):
-            after = {**after, "secret_replaced": True}
+            audited_after["secret_replaced"] = True
+        if (
+            before["config"] != after["config"]
+            and audited_before["config"] == audited_after["config"]
+        ):
+            # Only masked values changed (a query value, a header value): say so, or the
+            # event would read as a save that changed nothing.
+            audited_after["masked_values_changed"] = True
         audit_record(
             org_id=kpi.org_id,
             actor=actor,
@@ -197,8 +219,8 @@ def source_bind(
             target_type="kpi",
             target_id=kpi.pk,
             target_label=kpi.title,
-            before=before,
-            after=after,
+            before=audited_before,
+            after=audited_after,
         )
         if shown is not None:
             audit_record(
