@@ -181,6 +181,8 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     },
     "api:key-result-check-ins": {"POST": API_ADMIN_OBJECT.but(json={"value": 5})},
     "api:key-result-progress": {"GET": API_READ_OBJECT},
+    # The org is the token's own: another org's admin reads and renames its own org.
+    "api:org": {"GET": API_ANY_TOKEN, "PATCH": API_ADMIN.but(json={"name": "Renamed"})},
     # The signature over the body authenticates a webhook; without it, 401 for all.
     "hooks-kpi": {"POST": everyone(UNAUTHORIZED, cross_org=True)},
     # --- ops: load balancers and Prometheus call these without credentials --------------

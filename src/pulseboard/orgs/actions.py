@@ -9,6 +9,7 @@ from enum import StrEnum
 
 class OrgAction(StrEnum):
     ORG_CREATED = "org.created"
+    ORG_UPDATED = "org.updated"
     MEMBER_INVITED = "member.invited"
     MEMBER_JOINED = "member.joined"
     MEMBER_ROLE_CHANGED = "member.role_changed"

@@ -1,4 +1,8 @@
-"""REST endpoints for API tokens (admin tokens): list, create (plaintext shown once), revoke.
+"""REST endpoints of the organization (read: any token; change: admin) and of API tokens
+(admin tokens): list, create (plaintext shown once), revoke.
+
+``PATCH /org`` changes the caller's own organization only: the org comes from the
+token, so no id in the path can name another one.
 
 Revoking is a DELETE that keeps the row (``revoked_at`` set) so the audit log
 and the list still say which token did what; a revoked token authenticates no
@@ -13,13 +17,41 @@ from ninja import Router, Status
 from pulseboard.core.api_errors import ERRORS
 from pulseboard.core.api_input import is_object_id
 from pulseboard.core.errors import NotFound
-from pulseboard.orgs.api_auth import AdminTokenAuth, require_admin
-from pulseboard.orgs.schemas import TokenCreatedOut, TokenIn, TokenOut
+from pulseboard.orgs.api_auth import AdminTokenAuth, principal, require_admin
+from pulseboard.orgs.schemas import OrgOut, OrgPatch, TokenCreatedOut, TokenIn, TokenOut
 from pulseboard.orgs.selectors import token_get, token_list
-from pulseboard.orgs.services import token_create, token_revoke
+from pulseboard.orgs.services import org_update, token_create, token_revoke
 
 ADMIN = AdminTokenAuth()
 router = Router(tags=["API tokens"])
+
+
+@router.get(
+    "/org",
+    response={200: OrgOut, **ERRORS},
+    operation_id="org_get",
+    url_name="org",
+    tags=["Organization"],
+    summary="The token's organization: name, slug, locale, time zone",
+)
+def org_get_endpoint(request: HttpRequest) -> OrgOut:
+    return OrgOut.from_org(principal(request).org)
+
+
+@router.patch(
+    "/org",
+    auth=ADMIN,
+    response={200: OrgOut, **ERRORS},
+    operation_id="org_patch",
+    url_name="org",
+    tags=["Organization"],
+    summary="Change the organization's name, locale or time zone (admin)",
+)
+def org_patch_endpoint(request: HttpRequest, payload: OrgPatch) -> OrgOut:
+    caller = require_admin(request)
+    changes = payload.model_dump(exclude_unset=True)
+    org = org_update(org=caller.org, actor=caller.actor, **changes)
+    return OrgOut.from_org(org)
 
 
 @router.get(

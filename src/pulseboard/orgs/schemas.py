@@ -1,14 +1,56 @@
-"""API shapes of API tokens: create, read (prefix only), and the one-time plaintext."""
+"""API shapes of the organization (read, patch) and of API tokens: create, read (prefix only),
+and the one-time plaintext."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
-from pulseboard.orgs.models import ApiToken
+from pulseboard.orgs.localization import (
+    LOCALE_HINT,
+    MAX_LOCALE,
+    MAX_NAME,
+    MAX_TIMEZONE,
+    TIMEZONE_HINT,
+)
+from pulseboard.orgs.models import ApiToken, Organization
+
+# A field left out of a PATCH keeps its value (an explicit null is refused as not a string).
+KEEP: Any = None
+
+
+def _without_defaults(schema: dict[str, Any]) -> None:
+    # A PATCH field left out keeps its value; a "default" in the schema would say otherwise.
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
+class OrgOut(Schema):
+    name: str
+    slug: str = Field(description="fixed at creation; names the org to the CLI")
+    locale: str = Field(description="Babel locale id values are formatted in, e.g. en_US, de_DE")
+    timezone: str = Field(description="IANA time zone the web pages show times in, e.g. UTC")
+
+    @classmethod
+    def from_org(cls, org: Organization) -> OrgOut:
+        return cls(name=org.name, slug=org.slug, locale=org.locale, timezone=org.timezone)
+
+
+class OrgPatch(Schema):
+    """Change the organization (admin): send only the fields to change."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_defaults)
+
+    name: str = Field(default=KEEP, min_length=1, max_length=MAX_NAME, examples=["Acme Inc."])
+    locale: str = Field(
+        default=KEEP, max_length=MAX_LOCALE, description=LOCALE_HINT, examples=["de_DE"]
+    )
+    timezone: str = Field(
+        default=KEEP, max_length=MAX_TIMEZONE, description=TIMEZONE_HINT, examples=["Europe/Berlin"]
+    )
 
 
 class TokenIn(Schema):

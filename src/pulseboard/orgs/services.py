@@ -7,6 +7,7 @@ links that expire; only the hash of the link's token is stored.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta
 
 from django.contrib.auth.password_validation import validate_password
@@ -21,6 +22,12 @@ from pulseboard.core.errors import Conflict, NotFound, ValidationFailed
 from pulseboard.core.tokens import hash_token, mint_token
 from pulseboard.orgs.actions import OrgAction
 from pulseboard.orgs.audit_hook import audit_record
+from pulseboard.orgs.localization import (
+    MAX_NAME,
+    SettingInvalid,
+    locale_canonical,
+    timezone_canonical,
+)
 from pulseboard.orgs.models import ApiToken, Invite, Membership, Organization, User
 from pulseboard.orgs.roles import Role, TokenScope
 
@@ -59,6 +66,61 @@ def org_create(
             after={"name": org.name, "slug": org.slug},
         )
     return org
+
+
+def _org_name(raw: object) -> str:
+    name = raw.strip() if isinstance(raw, str) else ""
+    if not name or len(name) > MAX_NAME:
+        raise SettingInvalid(f"a name of 1 to {MAX_NAME} characters is required")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
+        raise SettingInvalid("a name cannot hold control characters (NUL, line breaks, tabs)")
+    return name
+
+
+def org_update(
+    *,
+    org: Organization,
+    actor: Actor,
+    name: str | None = None,
+    locale: str | None = None,
+    timezone: str | None = None,
+) -> Organization:
+    """Change the org's name, locale and time zone (``None`` keeps one); audited, all or nothing.
+
+    A locale or time zone is stored in its canonical form (``orgs/localization.py``); a
+    change to nothing new writes nothing and records no event.
+    """
+    checks = {"name": _org_name, "locale": locale_canonical, "timezone": timezone_canonical}
+    wanted: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for field, raw in (("name", name), ("locale", locale), ("timezone", timezone)):
+        if raw is None:
+            continue
+        try:
+            wanted[field] = checks[field](raw)
+        except SettingInvalid as exc:
+            errors[field] = exc.message
+    if errors:
+        raise ValidationFailed("; ".join(f"{k}: {v}" for k, v in errors.items()), errors=errors)
+    with transaction.atomic():
+        current = Organization.objects.select_for_update().get(pk=org.pk)
+        before = {k: getattr(current, k) for k, v in wanted.items() if getattr(current, k) != v}
+        if not before:
+            return current
+        for field in before:
+            setattr(current, field, wanted[field])
+        current.save(update_fields=list(before))
+        audit_record(
+            org_id=current.pk,
+            actor=actor,
+            action=OrgAction.ORG_UPDATED,
+            target_type="org",
+            target_id=str(current.pk),
+            target_label=current.name,
+            before=before,
+            after={field: wanted[field] for field in before},
+        )
+    return current
 
 
 def user_get_or_create(*, email: str, password: str | None) -> tuple[User, bool]:
