@@ -8,7 +8,7 @@ from typing import Any
 import factory
 from django.utils import timezone
 
-from pulseboard.connectors.models import Source, SourceKind
+from pulseboard.connectors.models import Source
 from pulseboard.goals.models import CheckIn, Cycle, KeyResult, Objective
 from pulseboard.history.models import KpiHistory
 from pulseboard.indicators.models import Kpi
@@ -64,7 +64,7 @@ class KpiFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def source(obj: Kpi, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create:
-            Source.objects.create(org=obj.org, kpi=obj, kind=extracted or SourceKind.MANUAL)
+            Source.objects.create(org=obj.org, kpi=obj, kind=extracted or "manual")
 
 
 class KpiHistoryFactory(factory.django.DjangoModelFactory):

@@ -17,7 +17,6 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 from tests.factories import KpiFactory
 
-from pulseboard.connectors.models import SourceKind
 from pulseboard.core.metrics import record_pull, record_webhook
 from pulseboard.ops.metrics import multiprocess_registry
 
@@ -159,18 +158,18 @@ def test_metrics_time_requests_by_route_name_not_raw_path(client: Client) -> Non
 
 @pytest.mark.django_db
 def test_metrics_show_due_sources_and_lag_of_the_oldest_unclaimed_one(client: Client) -> None:
-    overdue = KpiFactory(source=SourceKind.HTTPS_GET).source
+    overdue = KpiFactory(source="https_get").source
     overdue.next_pull_at = NOW - timedelta(seconds=90)
     overdue.save()
-    newer = KpiFactory(source=SourceKind.HTTPS_GET).source
+    newer = KpiFactory(source="https_get").source
     newer.next_pull_at = NOW - timedelta(seconds=10)
     newer.consecutive_failures = 2
     newer.save()
-    claimed = KpiFactory(source=SourceKind.HTTPS_GET).source
+    claimed = KpiFactory(source="https_get").source
     claimed.next_pull_at = NOW - timedelta(seconds=600)
     claimed.leased_until = NOW + timedelta(seconds=30)
     claimed.save()
-    later = KpiFactory(source=SourceKind.HTTPS_GET).source
+    later = KpiFactory(source="https_get").source
     later.next_pull_at = NOW + timedelta(seconds=60)
     later.save()
     KpiFactory()  # manual sources are not pull sources

@@ -32,7 +32,7 @@ from tests.factories import KpiFactory, OrganizationFactory
 from tests.json_endpoint import Certificates, JsonEndpoint, Reply, make_certificates
 from tests.worker.test_multiprocess import database_url
 
-from pulseboard.connectors.models import PullAttempt, Source, SourceKind
+from pulseboard.connectors.models import PullAttempt, Source
 from pulseboard.core import clock
 from pulseboard.core.safe_http import SafeFetchPolicy
 from pulseboard.worker.runner import Worker, WorkerOptions, WorkerStats
@@ -68,7 +68,7 @@ def bind_many(endpoint: JsonEndpoint, prefix: str, count: int) -> list[str]:
     now = clock.now()
     sources = list(Source.objects.filter(kpi__in=kpis).order_by("kpi__position", "pk"))
     for number, source in enumerate(sources):
-        source.kind = SourceKind.HTTPS_GET
+        source.kind = "https_get"
         source.config = {"url": endpoint.url(f"/{prefix}/{number}"), "json_path": "$.value"}
         source.interval_seconds = INTERVAL
         source.next_pull_at = now

@@ -23,7 +23,7 @@ from django.db import connection
 from tests.factories import KpiFactory
 from tests.json_endpoint import Certificates, JsonEndpoint, make_certificates
 
-from pulseboard.connectors.models import PullAttempt, Source, SourceKind
+from pulseboard.connectors.models import PullAttempt, Source
 from pulseboard.core import clock
 from pulseboard.worker.embedded import EmbeddedWorker, gunicorn_hooks, worker_command
 
@@ -139,7 +139,7 @@ def worker_env(
 def https_source(endpoint: JsonEndpoint, path: str, *, due_in: float = 0) -> Source:
     kpi = KpiFactory()
     Source.objects.filter(kpi=kpi).update(
-        kind=SourceKind.HTTPS_GET,
+        kind="https_get",
         config={"url": endpoint.url(path), "json_path": "$.value"},
         next_pull_at=clock.now() + timedelta(seconds=due_in),
     )

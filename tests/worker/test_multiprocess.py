@@ -24,7 +24,7 @@ from django.db import connection
 from tests.factories import KpiFactory, OrganizationFactory
 from tests.json_endpoint import Certificates, JsonEndpoint, Reply, make_certificates
 
-from pulseboard.connectors.models import PullAttempt, Source, SourceKind
+from pulseboard.connectors.models import PullAttempt, Source
 from pulseboard.core import clock
 from pulseboard.indicators.models import Kpi
 
@@ -122,7 +122,7 @@ def bind_many(endpoint: JsonEndpoint, prefix: str, count: int, interval: int) ->
     now = clock.now()
     sources = list(Source.objects.filter(kpi__in=kpis).order_by("kpi__position"))
     for number, source in enumerate(sources):
-        source.kind = SourceKind.HTTPS_GET
+        source.kind = "https_get"
         source.config = {"url": endpoint.url(f"/{prefix}/{number}"), "json_path": "$.value"}
         source.interval_seconds = interval
         source.next_pull_at = now

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router
 
-from pulseboard.connectors.models import Source, SourceKind
+from pulseboard.connectors.models import Source
 from pulseboard.connectors.pulling import pull_now
 from pulseboard.connectors.schemas import (
     PullOut,
@@ -21,6 +21,7 @@ from pulseboard.connectors.schemas import (
 )
 from pulseboard.connectors.selectors import source_get, source_status, webhook_endpoint_url
 from pulseboard.connectors.services import source_bind, webhook_secret_rotate
+from pulseboard.connectors.webhook import WebhookConnector
 from pulseboard.core import clock
 from pulseboard.core.api_errors import ERRORS, ErrorOut
 from pulseboard.indicators.api import kpi_for
@@ -36,7 +37,9 @@ def source_out(source: Source, *, secret: str | None = None) -> SourceBoundOut:
         kind=source.kind,
         config=dict(source.config or {}),
         secret_hint=source.secret_hint or None,
-        endpoint=webhook_endpoint_url(source.kpi_id) if source.kind == SourceKind.WEBHOOK else None,
+        endpoint=(
+            webhook_endpoint_url(source.kpi_id) if source.kind == WebhookConnector.kind else None
+        ),
         interval_seconds=source.interval_seconds if source.is_pull else None,
         last_pulled_at=source.last_pulled_at,
         last_success_at=source.last_success_at,

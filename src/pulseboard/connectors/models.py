@@ -10,11 +10,11 @@ from pulseboard.core.ids import new_id
 from pulseboard.core.models import OrgScopedModel
 
 
-class SourceKind(models.TextChoices):
-    MANUAL = "manual"
-    WEBHOOK = "webhook"
-    HTTPS_GET = "https_get"
-    SHEETS = "sheets"
+def source_kind_choices() -> list[tuple[str, str]]:
+    # Imported here: the registry imports the connector modules, which may import models.
+    from pulseboard.connectors.registry import kind_choices
+
+    return kind_choices()
 
 
 class Source(OrgScopedModel):
@@ -22,7 +22,8 @@ class Source(OrgScopedModel):
 
     id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
     kpi = models.OneToOneField("indicators.Kpi", on_delete=models.CASCADE, related_name="source")
-    kind = models.CharField(max_length=10, choices=SourceKind.choices, default=SourceKind.MANUAL)
+    # Any registered kind (connectors/registry.py); a new kind needs no migration.
+    kind = models.CharField(max_length=32, choices=source_kind_choices, default="manual")
     config = models.JSONField(default=dict, blank=True)
     secret_encrypted = models.TextField(blank=True)
     secret_hint = models.CharField(max_length=8, blank=True)
@@ -54,7 +55,9 @@ class Source(OrgScopedModel):
 
     @property
     def is_pull(self) -> bool:
-        return self.kind in (SourceKind.HTTPS_GET, SourceKind.SHEETS)
+        from pulseboard.connectors.registry import is_pull_kind
+
+        return is_pull_kind(self.kind)
 
     @property
     def failing(self) -> bool:

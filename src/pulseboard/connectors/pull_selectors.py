@@ -9,19 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
 
 from django.db.models import Count, Min, Q
 
-from pulseboard.connectors.models import Source, SourceKind
+from pulseboard.connectors.models import Source
+from pulseboard.connectors.registry import pull_kinds
 from pulseboard.connectors.schedule import due_lag
-
-PULL_KINDS: Final = (SourceKind.HTTPS_GET.value, SourceKind.SHEETS.value)
 
 
 def due_filter(*, now: datetime) -> Q:
     """Pull sources whose time has come and that no live lease holds (``schedule.is_due``)."""
-    return Q(kind__in=PULL_KINDS, next_pull_at__isnull=False, next_pull_at__lte=now) & (
+    return Q(kind__in=pull_kinds(), next_pull_at__isnull=False, next_pull_at__lte=now) & (
         Q(leased_until__isnull=True) | Q(leased_until__lte=now)
     )
 
@@ -39,7 +37,7 @@ def source_state_by_kind(*, now: datetime) -> list[KindState]:
     """Per pull kind: sources bound, failing, due and unclaimed, and the oldest one's lag."""
     due = due_filter(now=now)
     rows = (
-        Source.objects.filter(kind__in=PULL_KINDS)
+        Source.objects.filter(kind__in=pull_kinds())
         .values("kind")
         .annotate(
             # Prefixed names: Source has a ``failing`` property an annotation must not shadow.
@@ -62,5 +60,5 @@ def source_state_by_kind(*, now: datetime) -> list[KindState]:
     }
     return [
         found.get(kind, KindState(kind=kind, sources=0, failing=0, due=0, lag=timedelta(0)))
-        for kind in PULL_KINDS
+        for kind in pull_kinds()
     ]

@@ -21,7 +21,8 @@ from typing import Final
 from django.db import transaction
 
 from pulseboard.connectors.models import PullAttempt, Source
-from pulseboard.connectors.pull_selectors import PULL_KINDS, due_filter
+from pulseboard.connectors.pull_selectors import due_filter
+from pulseboard.connectors.registry import pull_kinds
 from pulseboard.connectors.schedule import lease_deadline, lease_expired, next_pull_at
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
@@ -98,10 +99,10 @@ def source_claim(*, source: Source, owner: str, now: datetime, lease_seconds: fl
 
     Raises ``Conflict`` while another worker holds a live lease on it.
     """
-    if source.kind not in PULL_KINDS:
+    if source.kind not in pull_kinds():
         raise Conflict(
             f"this KPI's source is {source.kind}, which is not pulled; "
-            "only https_get and sheets sources can be pulled"
+            f"only {', '.join(pull_kinds())} sources can be pulled"
         )
     deadline = lease_deadline(now=now, lease_seconds=lease_seconds)
     with transaction.atomic():
@@ -114,7 +115,7 @@ def source_claim(*, source: Source, owner: str, now: datetime, lease_seconds: fl
         if locked is None:
             raise NotFound("source not found")
         leased_until, kind = locked
-        if kind not in PULL_KINDS:
+        if kind not in pull_kinds():
             raise Conflict("the source was re-bound to a kind that is not pulled")
         if not lease_expired(leased_until=leased_until, now=now):
             raise Conflict("a worker is pulling this source right now; try again in a few seconds")

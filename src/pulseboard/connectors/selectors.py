@@ -16,8 +16,9 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from pulseboard.connectors.base import SourceState, SourceStatus
-from pulseboard.connectors.models import Source, SourceKind, WebhookDelivery
+from pulseboard.connectors.models import Source, WebhookDelivery
 from pulseboard.connectors.registry import CONNECTORS
+from pulseboard.connectors.webhook import WebhookConnector
 from pulseboard.core.errors import NotFound
 from pulseboard.orgs.models import Organization
 
@@ -78,7 +79,7 @@ def webhook_target_get(*, kpi_id: str) -> WebhookTarget | None:
     caller answers both like a bad signature.
     """
     row = (
-        Source.objects.filter(kpi_id=kpi_id, kind=SourceKind.WEBHOOK)
+        Source.objects.filter(kpi_id=kpi_id, kind=WebhookConnector.kind)
         .exclude(secret_encrypted="")
         .values_list("pk", "org_id", "secret_encrypted")
         .first()

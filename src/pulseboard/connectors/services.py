@@ -32,16 +32,15 @@ from pulseboard.connectors.base import (
     SecretSet,
     secret_hint,
 )
-from pulseboard.connectors.models import GoogleConnection, Source, SourceKind, WebhookDelivery
+from pulseboard.connectors.models import GoogleConnection, Source, WebhookDelivery
 from pulseboard.connectors.redaction import config_redacted
 from pulseboard.connectors.registry import CONNECTORS, connector_for
 from pulseboard.connectors.selectors import DELIVERIES_SHOWN, WebhookTarget
-from pulseboard.connectors.webhook import REPLAY_WINDOW, Payload, secret_mint
+from pulseboard.connectors.webhook import REPLAY_WINDOW, Payload, WebhookConnector, secret_mint
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.crypto import DecryptionFailed, cipher
 from pulseboard.core.errors import Conflict, DomainError, NotFound
-from pulseboard.history.models import ValueSource
 from pulseboard.history.services import value_record
 from pulseboard.indicators.models import Kpi
 
@@ -241,7 +240,7 @@ def webhook_secret_rotate(*, kpi: Kpi, actor: Actor) -> SecretRotation:
         source = Source.objects.select_for_update().filter(kpi_id=kpi.pk, org_id=kpi.org_id).first()
         if source is None:
             raise NotFound("KPI not found")
-        if source.kind != SourceKind.WEBHOOK:
+        if source.kind != WebhookConnector.kind:
             raise Conflict(
                 f"this KPI's source is {source.kind}, not webhook: bind it to webhook first",
                 errors={"kind": "must be webhook to rotate its secret"},
@@ -283,7 +282,7 @@ def webhook_deliver(
     was checked against changed meanwhile. Nothing is written in either case.
     """
     now = clock.now()
-    actor = replace(Actor.connector(SourceKind.WEBHOOK, target.source_id), ip=ip)
+    actor = replace(Actor.connector(WebhookConnector.kind, target.source_id), ip=ip)
     deliveries = WebhookDelivery.objects.filter(kpi_id=target.kpi_id, webhook_id=webhook_id)
     try:
         with transaction.atomic():
@@ -294,7 +293,7 @@ def webhook_deliver(
                 Source.objects.filter(pk=target.source_id)
                 .annotate(
                     still_bound=ExpressionWrapper(
-                        Q(kind=SourceKind.WEBHOOK, secret_encrypted=target.secret_encrypted),
+                        Q(kind=WebhookConnector.kind, secret_encrypted=target.secret_encrypted),
                         output_field=BooleanField(),
                     ),
                     previous_id=Subquery(deliveries.values("pk")[:1]),
@@ -319,7 +318,7 @@ def webhook_deliver(
                     kpi=Kpi(pk=target.kpi_id, org_id=target.org_id),
                     value=payload.value,
                     observed_at=payload.observed_at,
-                    source=ValueSource.WEBHOOK,
+                    source=WebhookConnector.kind,
                     actor=actor,
                 )
             except NotFound:

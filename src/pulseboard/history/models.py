@@ -10,11 +10,13 @@ from pulseboard.core.models import OrgScopedModel
 
 
 class ValueSource(models.TextChoices):
-    MANUAL = "manual"
+    """Where a value came from when no connector brought it.
+
+    A value a connector brought (typed in, pushed, pulled) is named by the connector's
+    kind (``connectors/registry.py``), so a new kind adds no name here.
+    """
+
     API = "api"
-    WEBHOOK = "webhook"
-    HTTPS_GET = "https_get"
-    SHEETS = "sheets"
     DEMO = "demo"
 
 
@@ -24,7 +26,8 @@ class KpiHistory(OrgScopedModel):
     observed_at = models.DateTimeField()
     recorded_at = models.DateTimeField()
     status = models.CharField(max_length=8)
-    source = models.CharField(max_length=10, choices=ValueSource.choices)
+    # A ValueSource or a connector kind (32 characters, like Source.kind).
+    source = models.CharField(max_length=32)
 
     class Meta:
         db_table = "kpi_history"

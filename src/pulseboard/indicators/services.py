@@ -15,7 +15,7 @@ from django.db.models import Max
 
 from pulseboard.audit.actions import Action
 from pulseboard.audit.services import audit_record
-from pulseboard.connectors.models import Source, SourceKind
+from pulseboard.connectors.models import Source
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.errors import ValidationFailed
@@ -243,7 +243,7 @@ def kpi_create(*, org: Organization, actor: Actor, data: Mapping[str, Any]) -> K
             kpi.position = 0 if top is None else top + 1
         kpi.status = StatusChoice.UNKNOWN
         kpi.save()
-        Source.objects.create(org=org, kpi=kpi, kind=SourceKind.MANUAL)
+        Source.objects.create(org=org, kpi=kpi, kind="manual")
         audit_record(
             org_id=org.pk,
             actor=actor,

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from pulseboard.connectors.base import ConfigField, Connector
 from pulseboard.connectors.examples import examples_for
-from pulseboard.connectors.models import Source, SourceKind
+from pulseboard.connectors.models import Source
 from pulseboard.connectors.registry import CONNECTORS, connector_for
 from pulseboard.connectors.selectors import (
     deliveries_recent,
@@ -27,6 +27,7 @@ from pulseboard.connectors.selectors import (
     webhook_endpoint_url,
 )
 from pulseboard.connectors.services import source_bind, webhook_secret_rotate
+from pulseboard.connectors.webhook import WebhookConnector
 from pulseboard.core import clock
 from pulseboard.core.errors import DomainError
 from pulseboard.indicators.models import Kpi
@@ -103,7 +104,7 @@ def _page(
     status: int = 200,
 ) -> HttpResponse:
     source = source_get(org=request.org, kpi_id=kpi.pk)  # type: ignore[attr-defined]
-    webhook = source.kind == SourceKind.WEBHOOK
+    webhook = source.kind == WebhookConnector.kind
     endpoint = webhook_endpoint_url(kpi.pk) if webhook else ""
     context = {
         "kpi": kpi,
