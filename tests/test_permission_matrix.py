@@ -231,6 +231,11 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     "web:kpi-publish": {"POST": ADMIN_ACTION},
     "web:kpi-move": {"POST": ADMIN_ACTION},
     "web:kpi-delete": {"GET": WEB_ADMIN_OBJECT, "POST": ADMIN_ACTION},
+    # Posted without a file: the admin gets the page back with "Choose a CSV file" (422).
+    "web:kpi-history-import": {
+        "GET": WEB_ADMIN_OBJECT,
+        "POST": WEB_ADMIN_OBJECT.but(admin=INVALID),
+    },
     "web:kpi-source": {"GET": WEB_ADMIN_OBJECT, "POST": WEB_ADMIN_OBJECT.but(admin=INVALID)},
     "web:kpi-source-rotate": {
         "GET": WEB_ADMIN_OBJECT,

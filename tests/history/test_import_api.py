@@ -19,7 +19,7 @@ from tests.factories import KpiFactory, OrganizationFactory
 from pulseboard.audit.models import AuditEvent
 from pulseboard.core.actors import Actor
 from pulseboard.core.errors import ValidationFailed
-from pulseboard.history.api import IMPORT_MAX_BYTES
+from pulseboard.history.importing import MAX_FILE_BYTES
 from pulseboard.history.models import KpiHistory
 from pulseboard.history.services import history_import, history_import_parse, value_record
 from pulseboard.indicators.models import Kpi
@@ -234,7 +234,7 @@ def test_a_body_over_the_cap_is_413_in_the_api_shape_before_it_is_read(
 def test_a_body_larger_than_the_json_limit_is_streamed_in(token: str, kpi: Kpi) -> None:
     rows = [(T0 + timedelta(minutes=m), float(m)) for m in range(12_000)]
     body = csv_of(rows)
-    assert 256 * 1024 < len(body) < IMPORT_MAX_BYTES
+    assert 256 * 1024 < len(body) < MAX_FILE_BYTES
     response = post_csv(token, kpi.pk, body)
     assert response.status_code == 200, response.content[:300]
     assert response.json()["imported"] == 12_000

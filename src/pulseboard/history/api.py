@@ -16,7 +16,7 @@ from ninja import Body, Query, Router
 from pulseboard.core.api_errors import ERRORS, ErrorOut
 from pulseboard.core.errors import DomainError, ValidationFailed
 from pulseboard.history.export import history_csv, history_json
-from pulseboard.history.importing import ParsedImport
+from pulseboard.history.importing import MAX_FILE_BYTES, ParsedImport
 from pulseboard.history.models import ValueSource
 from pulseboard.history.schemas import (
     BatchItemIn,
@@ -112,8 +112,6 @@ def kpi_value_endpoint(request: HttpRequest, kpi_id: str, payload: ValueIn) -> V
 
 # --- history import (DESIGN §14) -----------------------------------------------------------
 
-# 100,000 rows of "2025-06-02T09:30:00.123456+00:00,12345.678" fit with room to spare.
-IMPORT_MAX_BYTES = 10 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
 _NOT_CSV = ("multipart/", "application/x-www-form-urlencoded", "application/json")
 
@@ -130,7 +128,7 @@ def _csv_chunks(request: HttpRequest, length: int) -> Iterator[bytes]:
     """The request body in chunks, read as the parser asks: never all in memory at once.
 
     ``request.read`` rather than ``request.body``: the body of this route alone may be
-    larger than DATA_UPLOAD_MAX_MEMORY_SIZE (256 KiB), up to ``IMPORT_MAX_BYTES``.
+    larger than DATA_UPLOAD_MAX_MEMORY_SIZE (256 KiB), up to ``MAX_FILE_BYTES``.
     """
     received = 0
     while received < length:
@@ -146,9 +144,9 @@ def _import_length(request: HttpRequest) -> int:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    if length > IMPORT_MAX_BYTES:
+    if length > MAX_FILE_BYTES:
         raise BodyTooLarge(
-            f"the file is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MiB; "
+            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
             "split it into several imports"
         )
     if length <= 0:

@@ -25,7 +25,8 @@ The format, as documented in docs/api.md:
   decimal comma, no units; NaN, Infinity and numbers beyond the float range
   (``1e400``) are refused.
 - The same instant twice in one file is refused, naming both lines.
-- At most ``max_rows`` data rows; lines longer than ``MAX_LINE_BYTES`` are refused.
+- At most ``max_rows`` data rows; lines longer than ``MAX_LINE_BYTES`` are refused. The
+  callers (API, web, CLI) refuse files over ``MAX_FILE_BYTES`` before reading them.
 
 Every error names its line (1-based, counting the header and blank lines, as an
 editor shows them). Parsing goes on after an error so one answer lists them all;
@@ -43,6 +44,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 MAX_ROWS: Final = 100_000
+# 100,000 rows of "2025-06-02T09:30:00.123456+00:00,12345.678" fit with room to spare.
+MAX_FILE_BYTES: Final = 10 * 1024 * 1024
 MAX_ERRORS_SHOWN: Final = 20
 MAX_LINE_BYTES: Final = 1024
 MAX_FIELD_CHARS: Final = 64

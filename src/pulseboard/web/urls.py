@@ -6,6 +6,7 @@ from pulseboard.web.views import (
     audit,
     auth,
     connections,
+    history_import,
     home,
     invites,
     kpi_detail,
@@ -48,6 +49,11 @@ urlpatterns = [
     path("settings/kpis/<str:kpi_id>/publish/", kpi_settings.kpi_publish, name="kpi-publish"),
     path("settings/kpis/<str:kpi_id>/move/", kpi_settings.kpi_move, name="kpi-move"),
     path("settings/kpis/<str:kpi_id>/delete/", kpi_settings.kpi_delete, name="kpi-delete"),
+    path(
+        "settings/kpis/<str:kpi_id>/import/",
+        history_import.kpi_history_import,
+        name="kpi-history-import",
+    ),
     path("settings/kpis/<str:kpi_id>/source/", sources.kpi_source, name="kpi-source"),
     path(
         "settings/kpis/<str:kpi_id>/source/rotate/",
