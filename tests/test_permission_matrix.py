@@ -251,6 +251,7 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     "web:token-create": {"POST": EMPTY_FORM},
     "web:token-revoke": {"POST": ADMIN_ACTION},
     "web:audit": {"GET": WEB_ADMIN},
+    "web:org-settings": {"GET": WEB_ADMIN, "POST": EMPTY_FORM},
 }
 
 

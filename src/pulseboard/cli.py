@@ -1,5 +1,5 @@
 """The ``pulseboard`` command: serve, worker, createadmin, demo, push, rotate-keys, export,
-token, keys, move-db, backup."""
+token, keys, move-db, backup, import."""
 
 from __future__ import annotations
 
@@ -350,6 +350,72 @@ def export(
             handle.write(chunk)
             bar.update(_rows_in(chunk, fmt))
     click.echo(f"Wrote {total} rows to {output}", err=True)
+
+
+@cli.command("import")
+@click.option("--kpi", "kpi_id", required=True, help="KPI id (as in its page's URL)")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--no-progress", is_flag=True, help="no progress bars")
+def import_history(kpi_id: str, file: Path, no_progress: bool) -> None:
+    """Import past values of a KPI from a CSV file (header observed_at,value).
+
+    Every row is checked before anything is written (the rules of the API's
+    POST /kpis/{id}/history/import); rows at a time already in the history are
+    skipped. At most 100,000 rows per file.
+    """
+    _django()
+    from collections.abc import Iterator
+
+    from tqdm import tqdm
+
+    from pulseboard.connectors.manual import ManualConnector
+    from pulseboard.core.actors import Actor
+    from pulseboard.core.errors import DomainError
+    from pulseboard.history.selectors import import_plan, kpi_by_id
+    from pulseboard.history.services import history_import, history_import_parse
+
+    try:
+        kpi = kpi_by_id(kpi_id=kpi_id)
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.message}: {kpi_id}") from exc
+    size = file.stat().st_size
+    with (
+        file.open("rb") as handle,
+        tqdm(
+            total=size, desc=f"Reading {file.name}", unit="B", unit_scale=True, disable=no_progress
+        ) as bar,
+    ):
+
+        def chunks() -> Iterator[bytes]:
+            while chunk := handle.read(64 * 1024):
+                bar.update(len(chunk))
+                yield chunk
+
+        parsed = history_import_parse(chunks())
+    if not parsed.ok:
+        for error in parsed.errors:
+            click.echo(str(error), err=True)
+        raise click.ClickException(parsed.summary())
+    new = len(import_plan(kpi=kpi, points=parsed.points).new)
+    try:
+        with tqdm(
+            total=new, desc=f"Importing into {kpi.title}", unit="row", disable=no_progress
+        ) as bar:
+            outcome = history_import(
+                kpi=kpi,
+                points=parsed.points,
+                actor=Actor.system("cli"),
+                source=ManualConnector.kind,
+                progress=bar.update,
+            )
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    skipped = f"; {outcome.skipped} already in history, skipped" if outcome.skipped else ""
+    current = "it is now the current value" if outcome.applied else "the current value stays"
+    click.echo(
+        f"Imported {outcome.imported} of {parsed.rows} rows into {kpi.title}{skipped}; "
+        f"newest row {parsed.last.isoformat() if parsed.last else '-'}: {current}."
+    )
 
 
 @cli.group()

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime
 from django.db.models import Avg, Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 
+from pulseboard.core.api_input import is_object_id
+from pulseboard.core.errors import NotFound
 from pulseboard.history.models import KpiHistory
 from pulseboard.indicators.models import Kpi
 
@@ -98,3 +100,15 @@ def import_plan(*, kpi: Kpi, points: list[tuple[datetime, float]]) -> ImportPlan
     new = [point for point in points if point[0] not in taken]
     applies = bool(new) and (kpi.observed_at is None or new[-1][0] > kpi.observed_at)
     return ImportPlan(new=new, skipped=len(points) - len(new), applies=applies)
+
+
+def kpi_by_id(*, kpi_id: str) -> Kpi:
+    """A KPI by its id alone, for operators' shell commands (``pulseboard import``).
+
+    KPI ids are unique across organizations; the web and the API never use this, they
+    look KPIs up within the caller's org.
+    """
+    kpi = Kpi.objects.filter(pk=kpi_id).first() if is_object_id(kpi_id) else None
+    if kpi is None:
+        raise NotFound("no KPI has this id")
+    return kpi

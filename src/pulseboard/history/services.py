@@ -295,7 +295,7 @@ def history_import(
     points: Sequence[tuple[datetime, float]],
     actor: Actor,
     source: str,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> ImportOutcome:
     """Add past observations to ``kpi``'s history in one transaction with one audit event.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from html import escape
 
 from pulseboard.indicators.formatting import format_compact, format_value
@@ -235,8 +235,8 @@ def chart_guides(
     return lines, bands
 
 
-def _date_label(seconds: float, span_seconds: float) -> str:
-    moment = datetime.fromtimestamp(seconds, tz=UTC)
+def _date_label(seconds: float, span_seconds: float, zone: tzinfo) -> str:
+    moment = datetime.fromtimestamp(seconds, tz=zone)
     if span_seconds <= 2 * 86400:
         return moment.strftime("%H:%M")
     if span_seconds <= 400 * 86400:
@@ -253,8 +253,12 @@ def history_chart(
     bands: Sequence[Band] = (),
     width: int = CHART_WIDTH,
     height: int = CHART_HEIGHT,
+    zone: tzinfo = UTC,
 ) -> str:
-    """The detail page chart: history line, guides, shaded bands, axes; "" without history."""
+    """The detail page chart: history line, guides, shaded bands, axes; "" without history.
+
+    The time axis is labelled in ``zone`` (the organization's time zone, DESIGN §15).
+    """
     data = _finite_points(points)
     if not data:
         return ""
@@ -300,7 +304,7 @@ def history_chart(
         anchor = "start" if i == 0 and count > 1 else "end" if i == count - 1 else "middle"
         parts.append(
             f'<text class="chart-axis" x="{_n(sx(x))}" y="{height - 8}" text-anchor="{anchor}">'
-            f"{escape(_date_label(x, span_seconds))}</text>"
+            f"{escape(_date_label(x, span_seconds, zone))}</text>"
         )
     for guide in lines:
         y = sy(guide.value)

@@ -13,6 +13,7 @@ from pulseboard.web.views import (
     kpi_settings,
     kpi_value,
     members,
+    org_settings,
     org_switch,
     pull,
     sources,
@@ -78,6 +79,7 @@ urlpatterns = [
     path("settings/tokens/new/", tokens.token_create, name="token-create"),
     path("settings/tokens/<str:token_id>/revoke/", tokens.token_revoke, name="token-revoke"),
     path("settings/audit/", audit.audit, name="audit"),
+    path("settings/organization/", org_settings.org_settings, name="org-settings"),
     path("profile/connections/", connections.connections, name="connections"),
     path("profile/connections/start/", connections.connections_start, name="connections-start"),
     # No trailing slash: Google compares the redirect URI byte for byte with the one

@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
@@ -77,6 +78,7 @@ def _chart(kpi: Kpi, since: datetime | None, labels: ValueLabels) -> str:
         tick_label=labels.tick,
         lines=lines,
         bands=bands,
+        zone=timezone.get_current_timezone(),  # the org's (orgs/timezone_middleware.py)
     )
 
 
