@@ -38,6 +38,7 @@ def build(other_rows: int) -> tuple[object, object]:
     from pulseboard.core.actors import Actor
     from pulseboard.indicators.models import Kpi
     from pulseboard.indicators.services import kpi_create
+    from pulseboard.indicators.spec import KpiSpec
     from pulseboard.orgs.models import Organization
     from pulseboard.orgs.roles import Role
     from pulseboard.orgs.services import member_add, org_create, user_get_or_create
@@ -60,7 +61,7 @@ def build(other_rows: int) -> tuple[object, object]:
         kpi_create(
             org=big,
             actor=actor,
-            data={"title": f"KPI {i}", "published": True, **shapes[i % 4]},
+            spec=KpiSpec(title=f"KPI {i}", published=True, **shapes[i % 4]),
         )
 
     started = time.perf_counter()

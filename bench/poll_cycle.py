@@ -96,13 +96,14 @@ def create_sources(count: int, base_url: str) -> object:
     from pulseboard.core.actors import Actor
     from pulseboard.indicators.models import Kpi
     from pulseboard.indicators.services import kpi_create
+    from pulseboard.indicators.spec import KpiSpec
     from pulseboard.orgs.services import org_create
 
     call_command("migrate", interactive=False, verbosity=0)
     actor = Actor.system("bench")
     org = org_create(name="Poll Co", actor=actor)
     first = kpi_create(
-        org=org, actor=actor, data={"title": "P0", "shape": "stay_above", "threshold": 1}
+        org=org, actor=actor, spec=KpiSpec(title="P0", shape="stay_above", threshold=1)
     )
     source_bind(
         kpi=first,

@@ -94,6 +94,7 @@ def prepare(endpoint: JsonEndpoint) -> tuple[list[tuple[str, str]], list[str], s
     from pulseboard.connectors.services import source_bind
     from pulseboard.core.actors import Actor
     from pulseboard.indicators.services import kpi_create
+    from pulseboard.indicators.spec import KpiSpec
     from pulseboard.orgs.services import admin_bootstrap, org_create, token_create
 
     call_command("migrate", interactive=False, verbosity=0)
@@ -109,8 +110,8 @@ def prepare(endpoint: JsonEndpoint) -> tuple[list[tuple[str, str]], list[str], s
             kpi = kpi_create(
                 org=org,
                 actor=actor,
-                data={"title": f"Pulled {pulled}", "shape": "stay_above", "threshold": 10,
-                      "published": True},
+                spec=KpiSpec(title=f"Pulled {pulled}", shape="stay_above", threshold=10,
+                         published=True),
             )  # fmt: skip
             source_bind(
                 kpi=kpi,
@@ -131,8 +132,8 @@ def prepare(endpoint: JsonEndpoint) -> tuple[list[tuple[str, str]], list[str], s
         kpi = kpi_create(
             org=main,
             actor=actor,
-            data={"title": f"Pushed {n}", "shape": "stay_above", "threshold": 10,
-                  "published": True},
+            spec=KpiSpec(title=f"Pushed {n}", shape="stay_above", threshold=10,
+                     published=True),
         )  # fmt: skip
         bound = source_bind(kpi=kpi, actor=actor, kind="webhook", config={})
         assert bound.secret is not None

@@ -51,6 +51,7 @@ def prepare(env: dict[str, str]) -> list[tuple[str, str]]:
     from pulseboard.connectors.services import source_bind
     from pulseboard.core.actors import Actor
     from pulseboard.indicators.services import kpi_create
+    from pulseboard.indicators.spec import KpiSpec
     from pulseboard.orgs.services import org_create
 
     call_command("migrate", interactive=False, verbosity=0)
@@ -66,7 +67,7 @@ def prepare(env: dict[str, str]) -> list[tuple[str, str]]:
         kpi = kpi_create(
             org=org,
             actor=actor,
-            data={"title": f"Hook {n}", "shape": "stay_above", "threshold": 1, "published": True},
+            spec=KpiSpec(title=f"Hook {n}", shape="stay_above", threshold=1, published=True),
         )
         bound = source_bind(kpi=kpi, actor=actor, kind="webhook", config={})
         assert bound.secret

@@ -14,6 +14,7 @@ from django.db import transaction
 from pulseboard.core.actors import Actor
 from pulseboard.history.services import history_backfill
 from pulseboard.indicators.services import kpi_create
+from pulseboard.indicators.spec import KpiSpec
 from pulseboard.orgs.models import Organization
 from pulseboard.orgs.services import admin_bootstrap
 
@@ -155,7 +156,7 @@ def demo_create(*, now: datetime, progress: Callable[[int], object] | None = Non
     with transaction.atomic():
         org, _ = admin_bootstrap(email=DEMO_EMAIL, password=DEMO_PASSWORD, org_name=DEMO_ORG)
         for spec in DEMO_KPIS:
-            kpi = kpi_create(org=org, actor=actor, data={**spec.fields, "published": True})
+            kpi = kpi_create(org=org, actor=actor, spec=KpiSpec(**spec.fields, published=True))
             start = now - timedelta(days=DAYS - 1)
             points = [
                 (start + timedelta(days=day), float(spec.series(day, rng))) for day in range(DAYS)

@@ -18,6 +18,7 @@ from pulseboard.connectors.values import (
     parse_number,
     validate_jsonpath,
 )
+from pulseboard.indicators.numbers import NumberTextError, parse_number_text
 
 
 @pytest.mark.parametrize(
@@ -57,6 +58,8 @@ from pulseboard.connectors.values import (
         ("false", 0.0),
         ("Yes", 1.0),
         ("no", 0.0),
+        ("on", 1.0),
+        ("OFF", 0.0),
         ("\u00a07\u00a0", 7.0),
     ],
 )
@@ -112,6 +115,20 @@ def test_parse_number_shortens_long_values_in_the_message() -> None:
     with pytest.raises(ValueParseError) as info:
         parse_number("not a number " * 10)
     assert len(str(info.value)) < 80
+
+
+@pytest.mark.parametrize("text", ["99.9%", "12k", "$1.2M", "(12)", "n/a", "1,5", "", "1e400"])
+def test_cell_text_is_read_by_the_parser_inline_edit_uses(text: str) -> None:
+    # One parser for typed and pulled numbers: same number, or the same refusal.
+    try:
+        expected: float | str = parse_number_text(text)
+    except NumberTextError as exc:
+        expected = str(exc)
+    try:
+        got: float | str = parse_number(text)
+    except ValueParseError as exc:
+        got = str(exc)
+    assert got == expected
 
 
 JSON_VALUES = st.recursive(

@@ -283,6 +283,23 @@ def test_patch_shape_change_recomputes_status(org: Any, admin: ApiClient) -> Non
     assert AuditEvent.objects.filter(org=org, action="kpi.shape_changed").exists()
 
 
+def test_patch_of_fields_and_published_audits_both(org: Any, admin: ApiClient) -> None:
+    kpi = KpiFactory(org=org, published=False)
+    response = admin.patch(f"/kpis/{kpi.pk}", {"title": "Renamed", "published": True})
+    assert response.status_code == 200
+    actions = list(
+        AuditEvent.objects.filter(target_id=kpi.pk).order_by("id").values_list("action", flat=True)
+    )
+    assert actions == ["kpi.updated", "kpi.published"]
+
+
+def test_patch_with_a_bad_field_publishes_nothing(org: Any, admin: ApiClient) -> None:
+    kpi = KpiFactory(org=org, published=False)
+    response = admin.patch(f"/kpis/{kpi.pk}", {"compare_period": "soon", "published": True})
+    assert response.status_code == 422 and "compare_period" in response.json()["errors"]
+    assert not Kpi.objects.get(pk=kpi.pk).published
+
+
 def test_patch_published_is_audited_as_publishing(org: Any, admin: ApiClient) -> None:
     kpi = KpiFactory(org=org, published=False)
     response = admin.patch(f"/kpis/{kpi.pk}", {"published": True})
@@ -407,6 +424,30 @@ def test_parse_title_returns_the_detected_fields(reader: ApiClient) -> None:
     body = response.json()
     assert (body["shape"], body["direction"], body["baseline"]) == ("trend", "up", 1_200_000)
     assert (body["unit_type"], body["unit_label"], body["metric"]) == ("currency", "USD", "ARR")
+    fields = {name: value for name, value in body["fields"].items() if value is not None}
+    assert fields == {
+        "title": "ARR",
+        "shape": "trend",
+        "direction": "up",
+        "baseline": 1_200_000,
+        "baseline_mode": "fixed",
+        "unit_type": "currency",
+        "unit_label": "USD",
+        "display_format": "integer",
+    }
+
+
+def test_parse_title_fields_create_the_kpi_they_describe(org: Any, admin: ApiClient) -> None:
+    fields = admin.post("/parse-title", {"title": "Churn trending down"}).json()["fields"]
+    body = {name: value for name, value in fields.items() if value is not None}
+    response = admin.post("/kpis", body)
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert (created["title"], created["baseline_mode"], created["baseline_period"]) == (
+        "Churn",
+        "prior_period",
+        "30d",
+    )
 
 
 def test_parse_title_without_a_shape_answers_shape_null(reader: ApiClient) -> None:

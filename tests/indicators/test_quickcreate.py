@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pulseboard.indicators import quickcreate
 from pulseboard.indicators.quickcreate import Detected, parse_title
+from pulseboard.indicators.spec import KpiSpec, validate_spec
 
 
 def above(
@@ -489,3 +490,76 @@ def test_between_bounds_are_ordered_whatever_order_they_are_written(
         float(max(first, second)),
     )
     assert detected.metric == metric
+
+
+# --- suggested fields ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("NPS above 35", {"shape": "stay_above", "threshold": 35.0, "title": "NPS"}),
+        (
+            "Keep MTTR below 4h",
+            {
+                "shape": "stay_below",
+                "threshold": 4.0,
+                "title": "MTTR",
+                "unit_type": "time",
+                "unit_label": "h",
+            },
+        ),
+        (
+            "Uptime stay above 99.9%",
+            {
+                "shape": "stay_above",
+                "threshold": 99.9,
+                "title": "Uptime",
+                "unit_type": "percentage",
+                "unit_label": "",
+                "display_format": "percentage",
+            },
+        ),
+        (
+            "ARR trending up from $1.2M",
+            {
+                "shape": "trend",
+                "direction": "up",
+                "baseline": 1_200_000.0,
+                "baseline_mode": "fixed",
+                "title": "ARR",
+                "unit_type": "currency",
+                "unit_label": "USD",
+                "display_format": "integer",
+            },
+        ),
+        (
+            "Churn trending down",
+            {
+                "shape": "trend",
+                "direction": "down",
+                "baseline_mode": "prior_period",
+                "baseline_period": "30d",
+                "title": "Churn",
+            },
+        ),
+        ("between 3 and 7", {"shape": "stay_between", "lower": 3.0, "upper": 7.0}),
+    ],
+)
+def test_suggested_fields_are_the_target_with_defaults_that_make_it_valid(
+    title: str, expected: dict[str, object]
+) -> None:
+    detected = parse_title(title)
+    assert detected is not None
+    assert quickcreate.suggested_fields(detected) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(GRAMMAR_PIECES), max_size=25).map("".join))
+def test_suggested_fields_always_make_a_valid_kpi(title: str) -> None:
+    detected = parse_title(title)
+    if detected is None:
+        return
+    fields = quickcreate.suggested_fields(detected)
+    # Apply fills these into the form; with any title the KPI must then save.
+    validate_spec(KpiSpec(**{"title": "x", **fields}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -10,12 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pulseboard.indicators.shapes import (
+    PARAM_NAMES,
+    SHAPE_PARAMS,
+    WARNING_PARAMS,
     BaselineMode,
     Direction,
     Shape,
     ShapeParams,
     ShapeValidationError,
     as_finite,
+    params_of,
+    shape_params_doc,
     validate_params,
 )
 
@@ -33,6 +39,84 @@ def test_enums_use_the_stable_api_values() -> None:
     assert [s.value for s in Shape] == ["stay_above", "stay_below", "stay_between", "trend"]
     assert [d.value for d in Direction] == ["up", "down"]
     assert [m.value for m in BaselineMode] == ["fixed", "prior_period"]
+
+
+def test_shape_params_names_each_shape_and_every_parameter_once() -> None:
+    assert list(SHAPE_PARAMS) == list(Shape)
+    parameters = {field.name for field in dataclasses.fields(ShapeParams)} - {"shape"}
+    assert sorted(PARAM_NAMES) == sorted(parameters)
+    assert len(PARAM_NAMES) == len(set(PARAM_NAMES))
+    # A shared parameter sits after the fields of every shape that uses it.
+    assert PARAM_NAMES[-1] == "warn_margin"
+
+
+def test_each_shape_takes_exactly_one_warning_band() -> None:
+    for shape in Shape:
+        assert len(set(WARNING_PARAMS) & set(params_of(shape))) == 1
+
+
+@pytest.mark.parametrize(
+    ("shape", "mode", "expected"),
+    [
+        ("stay_above", None, ("threshold", "warn_at")),
+        ("stay_between", "prior_period", ("lower", "upper", "warn_margin")),
+        (
+            "trend",
+            None,
+            ("direction", "baseline_mode", "baseline", "baseline_period", "warn_margin"),
+        ),
+        ("trend", "fixed", ("direction", "baseline_mode", "baseline", "warn_margin")),
+        ("trend", "prior_period", ("direction", "baseline_mode", "baseline_period", "warn_margin")),
+        ("sideways", None, ()),
+    ],
+)
+def test_params_of_reads_shape_params(shape: str, mode: str | None, expected: tuple) -> None:
+    assert params_of(shape, mode) == expected
+
+
+@pytest.mark.parametrize("shape", list(Shape))
+def test_validation_requires_what_shape_params_marks_required(shape: Shape) -> None:
+    required = {
+        param.name
+        for param in SHAPE_PARAMS[shape]
+        if param.required and param.baseline_mode in (None, BaselineMode.FIXED)
+    }
+    assert set(errors_of(shape=shape.value)) == required
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    shape=st.sampled_from(list(Shape)),
+    mode=st.sampled_from(list(BaselineMode)),
+    number=st.floats(min_value=-1e6, max_value=1e6),
+)
+def test_a_valid_result_carries_only_the_parameters_of_its_shape(
+    shape: Shape, mode: BaselineMode, number: float
+) -> None:
+    given_params = ShapeParams(
+        shape=shape,
+        threshold=number,
+        lower=number,
+        upper=number + 1,
+        direction="up",
+        baseline=number,
+        baseline_mode=mode,
+        baseline_period="7d",
+    )
+    result = validate_params(given_params)
+    kept = {
+        name
+        for name in PARAM_NAMES
+        if getattr(result, name) is not None and name != "baseline_mode"
+    }
+    assert kept <= set(params_of(shape, mode))
+
+
+def test_the_prose_version_names_every_shape_and_parameter() -> None:
+    text = shape_params_doc()
+    assert all(shape.value in text for shape in Shape)
+    assert all(name in text for name in PARAM_NAMES)
+    assert "baseline (required when baseline_mode is fixed)" in text
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,16 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from tests.api_client import ApiClient
 from tests.factories import KpiFactory
 from tests.web.conftest import HTMX
 
 from pulseboard.audit.models import AuditEvent
 from pulseboard.core.actors import Actor
 from pulseboard.history.services import value_record
+from pulseboard.indicators import services as kpi_services
 from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.shapes import PARAM_NAMES, SHAPE_PARAMS, Shape, params_of
 from pulseboard.orgs.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -184,6 +187,102 @@ def test_unpublishing_through_the_form_is_audited_as_unpublished(
     assert AuditEvent.objects.filter(action="kpi.unpublished", target_id=kpi.pk).exists()
 
 
+def test_an_edit_of_fields_and_publishing_saves_both_and_audits_each(
+    admin_client: Client, admin: Membership
+) -> None:
+    kpi = KpiFactory(org=admin.org, title="NPS", threshold=35, published=False)
+    response = admin_client.post(
+        reverse("web:kpi-edit", args=[kpi.pk]), form(title="Net promoters")
+    )
+    assert response.status_code == 302
+    stored = Kpi.objects.get(pk=kpi.pk)
+    assert (stored.title, stored.published) == ("Net promoters", True)
+    actions = list(
+        AuditEvent.objects.filter(target_id=kpi.pk).order_by("id").values_list("action", flat=True)
+    )
+    assert actions == ["kpi.updated", "kpi.published"]
+
+
+def test_an_edit_is_one_transaction_fields_and_publishing_together(
+    admin_client: Client, admin: Membership, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The publishing half fails: the title change of the same save must not stay behind.
+    kpi = KpiFactory(org=admin.org, title="NPS", threshold=35, published=False)
+    real_record = kpi_services.audit_record
+
+    def failing_on_publish(**kwargs: Any) -> Any:
+        if kwargs["action"] == "kpi.published":
+            raise RuntimeError("audit store down")
+        return real_record(**kwargs)
+
+    monkeypatch.setattr(kpi_services, "audit_record", failing_on_publish)
+    with pytest.raises(RuntimeError):
+        admin_client.post(reverse("web:kpi-edit", args=[kpi.pk]), form(title="Net promoters"))
+    stored = Kpi.objects.get(pk=kpi.pk)
+    assert (stored.title, stored.published) == ("NPS", False)
+    assert not AuditEvent.objects.filter(target_id=kpi.pk).exists()
+
+
+def field_shapes(page: str) -> dict[str, tuple[set[str], set[str], bool]]:
+    """Each shape parameter field of the form page: its data-shapes, data-modes, hidden."""
+    found = {}
+    for match in re.finditer(
+        r'<div class="field" data-shapes="([^"]*)"(?: data-modes="([^"]*)")?( hidden)?>\s*'
+        r'.*?name="(\w+)"',
+        page,
+        re.DOTALL,
+    ):
+        shapes, modes, hidden, name = match.groups()
+        found[name] = (set(shapes.split()), set((modes or "").split()), bool(hidden))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("shape", "mode"),
+    [
+        ("stay_above", "fixed"),
+        ("stay_between", "fixed"),
+        ("trend", "fixed"),
+        ("trend", "prior_period"),
+    ],
+)
+def test_the_forms_per_shape_map_is_shape_params(
+    admin_client: Client, admin: Membership, shape: str, mode: str
+) -> None:
+    kpi = KpiFactory(
+        org=admin.org,
+        shape=shape,
+        threshold=1 if shape == "stay_above" else None,
+        lower=1 if shape == "stay_between" else None,
+        upper=2 if shape == "stay_between" else None,
+        direction="up" if shape == "trend" else "",
+        baseline_mode=mode,
+        baseline=1 if shape == "trend" and mode == "fixed" else None,
+        baseline_period="30d" if mode == "prior_period" else "",
+    )
+    page = admin_client.get(reverse("web:kpi-edit", args=[kpi.pk])).content.decode()
+    fields = field_shapes(page)
+    assert list(fields) == list(PARAM_NAMES)
+    for name, (shapes, modes, hidden) in fields.items():
+        owners = [s for s, params in SHAPE_PARAMS.items() for p in params if p.name == name]
+        assert shapes == {s.value for s in owners}
+        assert modes == {
+            p.baseline_mode.value
+            for params in SHAPE_PARAMS.values()
+            for p in params
+            if p.name == name and p.baseline_mode
+        }
+        assert hidden == (name not in params_of(shape, mode))
+    assert {name for name, (_, _, hidden) in fields.items() if not hidden} == set(
+        params_of(shape, mode)
+    )
+
+
+def test_the_shape_choices_are_the_shape_vocabulary(admin_client: Client) -> None:
+    choices = admin_client.get(reverse("web:kpi-create")).context["form"]["shape"].field.choices
+    assert [value for value, _ in choices] == [shape.value for shape in Shape]
+
+
 def test_a_kpi_cannot_become_its_own_parents_parent(
     admin_client: Client, admin: Membership
 ) -> None:
@@ -286,6 +385,59 @@ def test_the_suggestion_fragment_offers_apply_with_the_parsed_fields(
     assert attribute is not None
     applied = json.loads(html.unescape(attribute.group(1)))
     assert fields.items() <= applied.items()
+
+
+def applied_fields(client: Client, title: str) -> dict[str, Any] | None:
+    body = client.post(reverse("web:kpi-suggest"), {"title": title}, headers=HTMX)
+    attribute = re.search(r'data-apply="([^"]*)"', body.content.decode())
+    return None if attribute is None else json.loads(html.unescape(attribute.group(1)))
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "NPS above 35",
+        "Keep MTTR below 4h",
+        "Uptime stay above 99.9%",
+        "ARR trending up from $1.2M",
+        "Churn trending down",
+        "Revenue in EUR over 50k",
+        "Latency between 100 and 300 ms",
+        "Error rate below 1% but above 0.1%",
+        "Signups increase",
+        "More signups",
+        "20 ± 2 deploys per week",
+        "Cost per lead under €12.50",
+        "Build time (min) at most 15",
+        "Revenue",
+        "",
+    ],
+)
+def test_apply_fills_the_fields_the_api_suggests_for_the_same_title(
+    admin_client: Client, admin: Membership, title: str
+) -> None:
+    answer = ApiClient.for_org(admin.org, "read").post("/parse-title", {"title": title})
+    assert answer.status_code == 200
+    suggested = answer.json()["fields"]
+    applied = applied_fields(admin_client, title)
+    if suggested is None:
+        assert applied is None
+        return
+    assert applied == {name: value for name, value in suggested.items() if value is not None}
+
+
+def test_applied_fields_save_as_a_kpi(admin_client: Client, admin: Membership) -> None:
+    applied = applied_fields(admin_client, "Churn trending down")
+    assert applied is not None
+    response = admin_client.post(reverse("web:kpi-create"), {**FORM, **applied})
+    assert response.status_code == 302
+    kpi = Kpi.objects.get(org=admin.org)
+    assert (kpi.title, kpi.shape, kpi.baseline_mode, kpi.baseline_period) == (
+        "Churn",
+        "trend",
+        "prior_period",
+        "30d",
+    )
 
 
 @pytest.mark.parametrize("title", ["", "Revenue", "x" * 5000, "\x00<script>"])

@@ -10,6 +10,7 @@ from tests.factories import KpiFactory
 from tests.web.conftest import HTMX
 
 from pulseboard.audit.models import AuditEvent
+from pulseboard.connectors.values import parse_number
 from pulseboard.history.models import KpiHistory
 from pulseboard.indicators.models import Kpi
 from pulseboard.orgs.models import Membership
@@ -77,6 +78,31 @@ def test_grouped_and_signed_numbers_are_understood(
 ) -> None:
     admin_client.post(url(kpi), {"value": typed, "in": "tile"}, headers=HTMX)
     assert Kpi.objects.get(pk=kpi.pk).current_value == stored
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("99.9%", 99.9),
+        ("12k", 12_000.0),
+        ("$1.2M", 1_200_000.0),
+        ("€42,500", 42_500.0),
+        ("(12)", -12.0),
+        ("2.5bn", 2.5e9),
+    ],
+)
+def test_a_typed_value_reads_like_a_pulled_one(
+    admin_client: Client, kpi: Kpi, typed: str, stored: float
+) -> None:
+    response = admin_client.post(url(kpi), {"value": typed, "in": "tile"}, headers=HTMX)
+    assert response.status_code == 200
+    assert Kpi.objects.get(pk=kpi.pk).current_value == parse_number(typed) == stored
+
+
+def test_yes_is_not_a_number_for_a_number_kpi(admin_client: Client, kpi: Kpi) -> None:
+    response = admin_client.post(url(kpi), {"value": "yes", "in": "tile"}, headers=HTMX)
+    assert response.status_code == 422
+    assert Kpi.objects.get(pk=kpi.pk).current_value is None
 
 
 def test_the_settings_row_is_swapped_as_a_row(admin_client: Client, kpi: Kpi) -> None:

@@ -1,65 +1,31 @@
-"""Turning what a pull source returned into one number: JSON bodies, JSONPath, numeric text.
+"""Turning what a pull source returned into one number: JSON bodies, JSONPath, JSON values.
 
 Pure: no Django, no I/O. Shared by the https_get connector (JSON body + JSONPath) and the
 sheets connector (cell text), so both sources read "1,234.5", "99.9%" or "TRUE" the same
-way (DESIGN.md §6). Every failure is a ``ValueParseError`` whose message can be shown to
+way (DESIGN.md §6). Text goes through ``indicators.numbers.parse_number_text``, the
+parser the web's inline value edit uses too, so a typed value and a pulled one follow
+one set of rules. Every failure is a ``ValueParseError`` whose message can be shown to
 an admin as the pull error.
 
 Rules decided here:
 - a JSONPath must select exactly one node; several matches are an error naming the
   count, because silently taking the first would hide a path that is too broad;
-- thousands separators must be "," in groups of three ("1,5" is refused, not read as
-  15 or 1.5); the decimal mark is ".";
-- "%" is dropped ("99.9%" -> 99.9), magnitude suffixes k, m, b/bn, t (any case) multiply
-  by 10^3, 10^6, 10^9, 10^12, a leading or trailing currency symbol is dropped, and
-  "(12)" is the accounting form of -12;
-- only ASCII digits count as digits.
+- JSON booleans are 1 and 0, JSON numbers must be finite, null/objects/lists are refused.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
-from decimal import Decimal, DecimalException
 from typing import Final
 
 import jsonpath
 
-MAX_TEXT_LENGTH: Final = 200
+from pulseboard.indicators.numbers import NumberTextError, parse_number_text, shown
+
 MAX_PATH_LENGTH: Final = 1000
 MAX_JSON_DEPTH: Final = 100
 
-_TRUE: Final = frozenset({"true", "yes"})
-_FALSE: Final = frozenset({"false", "no"})
-_CURRENCY: Final = "$€£¥₹₩₽₺₪₫₴₦฿¢"
-_MAGNITUDES: Final = {
-    "": 1,
-    "k": 10**3,
-    "m": 10**6,
-    "b": 10**9,
-    "bn": 10**9,
-    "t": 10**12,
-}
-_NUMBER = re.compile(
-    rf"""
-    (?P<sign1>[+-]?)
-    [{_CURRENCY}]?
-    (?P<sign2>[+-]?)
-    (?P<digits>
-        (?:[0-9]{{1,3}}(?:,[0-9]{{3}})+|[0-9]+)(?:\.[0-9]*)?
-        |\.[0-9]+
-    )
-    (?P<exponent>[eE][+-]?[0-9]{{1,4}})?
-    \s*
-    (?P<magnitude>bn|[kmbt])?
-    \s*
-    [{_CURRENCY}]?
-    \s*
-    (?P<percent>%?)
-    """,
-    re.VERBOSE | re.IGNORECASE | re.ASCII,
-)
 # One environment for the whole process: strict RFC 9535, none of python-jsonpath's
 # extensions (unions with "|", "#" keys, "~" selectors) so a saved path means what the
 # RFC says it means.
@@ -68,45 +34,6 @@ _ENV: Final = jsonpath.JSONPathEnvironment(strict=True)
 
 class ValueParseError(ValueError):
     """A value, body or path that cannot give a number; the message is readable."""
-
-
-def _shown(raw: object) -> str:
-    text = raw if isinstance(raw, str) else repr(raw)
-    return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
-def _parse_text(raw: str) -> float:
-    text = raw.strip()
-    if not text:
-        raise ValueParseError("value is empty")
-    if len(text) > MAX_TEXT_LENGTH:
-        raise ValueParseError(f"value {_shown(raw)} is too long to be a number")
-    lowered = text.lower()
-    if lowered in _TRUE:
-        return 1.0
-    if lowered in _FALSE:
-        return 0.0
-    # Spreadsheets and typographers write minus as U+2212; accounting writes (12).
-    text = text.replace("\u2212", "-")
-    negative_parens = text.startswith("(") and text.endswith(")")
-    if negative_parens:
-        text = text[1:-1].strip()
-    match = _NUMBER.fullmatch(text)
-    if match is None:
-        raise ValueParseError(f"value {_shown(raw)} is not a number")
-    sign1, sign2 = match["sign1"], match["sign2"]
-    if (sign1 and sign2) or (negative_parens and (sign1 or sign2)):
-        raise ValueParseError(f"value {_shown(raw)} is not a number")
-    negative = negative_parens or "-" in (sign1, sign2)
-    literal = match["digits"].replace(",", "") + (match["exponent"] or "")
-    multiplier = _MAGNITUDES[(match["magnitude"] or "").lower()]
-    try:
-        number = float(Decimal(literal) * multiplier)
-    except (DecimalException, OverflowError, ValueError):
-        raise ValueParseError(f"value {_shown(raw)} is out of range") from None
-    if not math.isfinite(number):
-        raise ValueParseError(f"value {_shown(raw)} is out of range")
-    return -number if negative else number
 
 
 def parse_number(raw: object) -> float:
@@ -123,7 +50,10 @@ def parse_number(raw: object) -> float:
             raise ValueParseError(f"value {raw!r} is not a finite number")
         return raw
     if isinstance(raw, str):
-        return _parse_text(raw)
+        try:
+            return parse_number_text(raw)
+        except NumberTextError as exc:
+            raise ValueParseError(str(exc)) from None
     if raw is None:
         raise ValueParseError("value is null, not a number")
     if isinstance(raw, dict):
@@ -153,10 +83,10 @@ def _compile(path: object) -> jsonpath.JSONPath:
         compiled = _ENV.compile(path)
     except (jsonpath.JSONPathError, RecursionError, ValueError, TypeError) as exc:
         raise ValueParseError(
-            f"invalid JSONPath {_shown(path)}: {_path_error_detail(exc)}"
+            f"invalid JSONPath {shown(path)}: {_path_error_detail(exc)}"
         ) from None
     if not isinstance(compiled, jsonpath.JSONPath):
-        raise ValueParseError(f"invalid JSONPath {_shown(path)}: one query expected")
+        raise ValueParseError(f"invalid JSONPath {shown(path)}: one query expected")
     return compiled
 
 
@@ -176,9 +106,7 @@ def extract_jsonpath(document: object, path: str) -> object:
     try:
         matches = compiled.findall(document)  # type: ignore[arg-type]
     except (jsonpath.JSONPathError, RecursionError, ValueError, TypeError) as exc:
-        raise ValueParseError(
-            f"JSONPath {_shown(path)} failed: {_path_error_detail(exc)}"
-        ) from None
+        raise ValueParseError(f"JSONPath {shown(path)} failed: {_path_error_detail(exc)}") from None
     return _one_match(path, matches)
 
 

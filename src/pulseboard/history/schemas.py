@@ -27,7 +27,7 @@ class HistoryQuery(Schema):
 class HistoryRowOut(Schema):
     observed_at: datetime
     value: float
-    status: Literal["green", "yellow", "red", "unknown"]
+    status: StatusName
     source: str = Field(description="manual, api, webhook, https_get, sheets or demo")
     recorded_at: datetime
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.db import transaction
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
@@ -21,16 +20,18 @@ from pulseboard.core.api_errors import ERRORS, ErrorOut
 from pulseboard.core.api_input import is_object_id
 from pulseboard.core.errors import Forbidden, NotFound
 from pulseboard.indicators.models import Kpi
-from pulseboard.indicators.quickcreate import parse_title
+from pulseboard.indicators.quickcreate import parse_title, suggested_fields
 from pulseboard.indicators.schemas import (
     KpiIn,
     KpiOut,
     KpiPatch,
     ParseTitleIn,
     ParseTitleOut,
+    SuggestedFieldsOut,
 )
 from pulseboard.indicators.selectors import kpi_cards, kpi_get, kpi_list
-from pulseboard.indicators.services import kpi_create, kpi_delete, kpi_set_published, kpi_update
+from pulseboard.indicators.services import kpi_create, kpi_delete, kpi_spec, kpi_update
+from pulseboard.indicators.spec import spec_patched
 from pulseboard.orgs.api_auth import AdminTokenAuth, ApiPrincipal, principal, require_admin
 
 ADMIN = AdminTokenAuth()
@@ -84,9 +85,7 @@ def kpi_list_endpoint(request: HttpRequest, filters: Query[KpiListQuery]) -> lis
 )
 def kpi_create_endpoint(request: HttpRequest, payload: KpiIn) -> Status[KpiOut]:
     caller = require_admin(request)
-    kpi = kpi_create(
-        org=caller.org, actor=caller.actor, data=payload.model_dump(mode="json", exclude_unset=True)
-    )
+    kpi = kpi_create(org=caller.org, actor=caller.actor, spec=payload.spec())
     return Status(201, kpi_out(caller, kpi))
 
 
@@ -113,13 +112,9 @@ def kpi_get_endpoint(request: HttpRequest, kpi_id: str) -> KpiOut:
 def kpi_patch_endpoint(request: HttpRequest, kpi_id: str, payload: KpiPatch) -> KpiOut:
     caller = require_admin(request)
     kpi = kpi_for(caller, kpi_id)
-    data = payload.model_dump(mode="json", exclude_unset=True)
-    published = data.pop("published", None)
-    with transaction.atomic():
-        kpi = kpi_update(kpi=kpi, actor=caller.actor, data=data)
-        if published is not None:
-            # Its own service so the audit log says "published", not "updated".
-            kpi = kpi_set_published(kpi=kpi, actor=caller.actor, published=published)
+    spec = spec_patched(kpi_spec(kpi), payload.changes())
+    # One service, one transaction: fields and published state change together or not at all.
+    kpi = kpi_update(kpi=kpi, actor=caller.actor, spec=spec)
     return kpi_out(caller, kpi)
 
 
@@ -150,4 +145,5 @@ def parse_title_endpoint(request: HttpRequest, payload: ParseTitleIn) -> ParseTi
     detected = parse_title(payload.title)
     if detected is None:
         return ParseTitleOut()
-    return ParseTitleOut(**detected.to_dict())  # type: ignore[arg-type]
+    fields = SuggestedFieldsOut(**suggested_fields(detected))
+    return ParseTitleOut(**detected.to_dict(), fields=fields)  # type: ignore[arg-type]

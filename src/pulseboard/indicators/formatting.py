@@ -1,7 +1,8 @@
 """How indicator values, targets and changes read on screen (DESIGN §4), per locale.
 
-Owns ``format_value`` (the full value), ``format_compact`` ("$1.2M"),
-``target_phrase`` ("stay above 99.9%") and ``format_change`` ("+1.2 (+3.4%)").
+Owns the ``UnitType`` and ``DisplayFormat`` vocabularies, ``format_value`` (the
+full value), ``format_compact`` ("$1.2M"), ``target_phrase`` ("stay above 99.9%")
+and ``format_change`` ("+1.2 (+3.4%)").
 Every locale-aware number goes through Babel's CLDR patterns. Pure: no
 Django, no I/O; all functions are total and never raise.
 
@@ -48,6 +49,7 @@ import decimal
 import re
 import unicodedata
 from decimal import Decimal
+from enum import StrEnum
 from functools import lru_cache
 from typing import Literal
 
@@ -63,6 +65,26 @@ from pulseboard.indicators.durations import DurationError, format_duration, pars
 from pulseboard.indicators.shapes import BaselineMode, Direction, Shape, ShapeParams, as_finite
 from pulseboard.indicators.status import Change
 
+
+class UnitType(StrEnum):
+    """What a KPI's value measures; decides how it is written."""
+
+    NUMBER = "number"
+    CURRENCY = "currency"
+    PERCENTAGE = "percentage"
+    TIME = "time"
+    BOOLEAN = "boolean"
+
+
+class DisplayFormat(StrEnum):
+    """How many decimals a value shows (``percentage``: up to 2, with a percent sign)."""
+
+    INTEGER = "integer"
+    DECIMAL_1 = "decimal_1"
+    DECIMAL_2 = "decimal_2"
+    PERCENTAGE = "percentage"
+
+
 EMPTY = "—"
 MINUS = "\u2212"
 DEFAULT_LOCALE = "en_US"
@@ -73,10 +95,10 @@ _Kind = Literal["decimal", "currency", "percent"]
 _Precision = tuple[int, int]
 
 _PRECISION: dict[str, _Precision] = {
-    "integer": (0, 0),
-    "decimal_1": (1, 1),
-    "decimal_2": (2, 2),
-    "percentage": (0, 2),
+    DisplayFormat.INTEGER: (0, 0),
+    DisplayFormat.DECIMAL_1: (1, 1),
+    DisplayFormat.DECIMAL_2: (2, 2),
+    DisplayFormat.PERCENTAGE: (0, 2),
 }
 _ISO_CODE = re.compile(r"[A-Za-z]{3}")
 

@@ -1,57 +1,44 @@
-"""The KPI model: definition (shape, parameters, units) plus its current value and status."""
+"""The KPI model: definition (shape, parameters, units) plus its current value and status.
+
+Field choices are derived from the vocabularies of the pure modules (``Shape``,
+``Status``, ``UnitType``…), never retyped: the ``*Choice`` classes here are those
+vocabularies in Django's form, with the same values.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from django.db import models
 
 from pulseboard.core.ids import new_id
 from pulseboard.core.models import OrgScopedModel
+from pulseboard.indicators.formatting import DisplayFormat, UnitType
+from pulseboard.indicators.shapes import BaselineMode, Direction, Shape
+from pulseboard.indicators.spec import Category
+from pulseboard.indicators.status import Status
 
 
-class ShapeChoice(models.TextChoices):
-    STAY_ABOVE = "stay_above"
-    STAY_BELOW = "stay_below"
-    STAY_BETWEEN = "stay_between"
-    TREND = "trend"
+def _text_choices(name: str, vocabulary: type[StrEnum]) -> Any:
+    """Django choices for a vocabulary of the pure modules: its values, labels from its names.
+
+    Built with Enum's functional form, so the type checker cannot list the members: the
+    result is ``Any``, and code that names a member should name it in the vocabulary
+    (``UnitType.NUMBER``), not here.
+    """
+    members = [(member.name, member.value) for member in vocabulary]
+    functional: Any = models.TextChoices
+    return functional(name, members)
 
 
-class DirectionChoice(models.TextChoices):
-    UP = "up"
-    DOWN = "down"
-
-
-class BaselineModeChoice(models.TextChoices):
-    FIXED = "fixed"
-    PRIOR_PERIOD = "prior_period"
-
-
-class UnitTypeChoice(models.TextChoices):
-    NUMBER = "number"
-    CURRENCY = "currency"
-    PERCENTAGE = "percentage"
-    TIME = "time"
-    BOOLEAN = "boolean"
-
-
-class DisplayFormatChoice(models.TextChoices):
-    INTEGER = "integer"
-    DECIMAL_1 = "decimal_1"
-    DECIMAL_2 = "decimal_2"
-    PERCENTAGE = "percentage"
-
-
-class StatusChoice(models.TextChoices):
-    GREEN = "green"
-    YELLOW = "yellow"
-    RED = "red"
-    UNKNOWN = "unknown"
-
-
-class CategoryChoice(models.TextChoices):
-    LEADING = "leading"
-    LAGGING = "lagging"
+ShapeChoice = _text_choices("ShapeChoice", Shape)
+DirectionChoice = _text_choices("DirectionChoice", Direction)
+BaselineModeChoice = _text_choices("BaselineModeChoice", BaselineMode)
+UnitTypeChoice = _text_choices("UnitTypeChoice", UnitType)
+DisplayFormatChoice = _text_choices("DisplayFormatChoice", DisplayFormat)
+StatusChoice = _text_choices("StatusChoice", Status)
+CategoryChoice = _text_choices("CategoryChoice", Category)
 
 
 class Kpi(OrgScopedModel):
@@ -66,24 +53,24 @@ class Kpi(OrgScopedModel):
     direction = models.CharField(max_length=4, choices=DirectionChoice.choices, blank=True)
     baseline = models.FloatField(null=True, blank=True)
     baseline_mode = models.CharField(
-        max_length=20, choices=BaselineModeChoice.choices, default=BaselineModeChoice.FIXED
+        max_length=20, choices=BaselineModeChoice.choices, default=BaselineMode.FIXED.value
     )
     baseline_period = models.CharField(max_length=10, blank=True)
     warn_at = models.FloatField(null=True, blank=True)
     warn_margin = models.FloatField(null=True, blank=True)
 
     unit_type = models.CharField(
-        max_length=12, choices=UnitTypeChoice.choices, default=UnitTypeChoice.NUMBER
+        max_length=12, choices=UnitTypeChoice.choices, default=UnitType.NUMBER.value
     )
     unit_label = models.CharField(max_length=20, blank=True)
     display_format = models.CharField(
-        max_length=12, choices=DisplayFormatChoice.choices, default=DisplayFormatChoice.DECIMAL_1
+        max_length=12, choices=DisplayFormatChoice.choices, default=DisplayFormat.DECIMAL_1.value
     )
 
     current_value = models.FloatField(null=True, blank=True)
     observed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
-        max_length=8, choices=StatusChoice.choices, default=StatusChoice.UNKNOWN
+        max_length=8, choices=StatusChoice.choices, default=Status.UNKNOWN.value
     )
     # Per-day rollup for sparklines (see indicators/sparkline.py), kept by value writes.
     sparkline = models.JSONField(default=dict, blank=True)

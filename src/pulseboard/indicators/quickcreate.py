@@ -1,6 +1,8 @@
 """Quick-create title parsing (DESIGN §3): reads what an admin types as a KPI title
 ("Keep MTTR below 4h", "ARR trending up from $1.2M") and suggests a shape, its target,
-a unit and the bare metric name. Pure: no Django, no I/O, no clock; `parse_title` never
+a unit and the bare metric name, and `suggested_fields` turns that into the KPI fields
+quick-create fills in (with the defaults that make them valid), one answer for the web's
+Apply and the API's `POST /parse-title`. Pure: no Django, no I/O, no clock; `parse_title` never
 raises and runs in time linear in the title's length (one tokenizing regex without nested
 quantifiers, then single passes over the tokens).
 
@@ -46,7 +48,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from typing import Generic, TypeVar
+from typing import Generic, TypedDict, TypeVar
+
+from pulseboard.indicators.formatting import DisplayFormat, UnitType
+from pulseboard.indicators.shapes import BaselineMode, Direction, Shape
 
 _V = TypeVar("_V")
 
@@ -76,6 +81,59 @@ class Detected:
 
     def to_dict(self) -> dict[str, str | float | None]:
         return asdict(self)
+
+
+class SuggestedFields(TypedDict, total=False):
+    """KPI fields a title fills in; a field the title says nothing about is left out."""
+
+    title: str
+    shape: str
+    threshold: float
+    lower: float
+    upper: float
+    direction: str
+    baseline: float
+    baseline_mode: str
+    baseline_period: str
+    unit_type: str
+    unit_label: str
+    display_format: str
+
+
+# "ARR trending up" names no baseline: it is compared with its own value a month ago.
+DEFAULT_TREND_PERIOD = "30d"
+# Money reads best in whole units, a percentage with its percent sign.
+_DISPLAY_FORMATS = {
+    UnitType.PERCENTAGE: DisplayFormat.PERCENTAGE,
+    UnitType.CURRENCY: DisplayFormat.INTEGER,
+}
+
+
+def suggested_fields(detected: Detected) -> SuggestedFields:
+    """The KPI fields a detected title fills in: its target, and the defaults that make it a
+    valid KPI. Quick-create's Apply (web) and ``POST /parse-title`` both answer with this."""
+    fields = SuggestedFields(shape=str(detected.shape))
+    if detected.metric.strip():
+        fields["title"] = detected.metric.strip()
+    for name in ("threshold", "lower", "upper", "baseline"):
+        value = getattr(detected, name)
+        if value is not None:
+            fields[name] = value  # type: ignore[literal-required]
+    if detected.direction is not None:
+        fields["direction"] = str(detected.direction)
+    if detected.shape == Shape.TREND:
+        if detected.baseline is None:
+            fields["baseline_mode"] = BaselineMode.PRIOR_PERIOD.value
+            fields["baseline_period"] = DEFAULT_TREND_PERIOD
+        else:
+            fields["baseline_mode"] = BaselineMode.FIXED.value
+    if detected.unit_type:
+        fields["unit_type"] = str(detected.unit_type)
+        fields["unit_label"] = detected.unit_label or ""
+        display_format = _DISPLAY_FORMATS.get(UnitType(detected.unit_type))
+        if display_format is not None:
+            fields["display_format"] = display_format.value
+    return fields
 
 
 def parse_title(title: str) -> Detected | None:
@@ -345,16 +403,16 @@ def _read_quantity(
     if token is not None:
         follower = at(j + 1)
         if token.text == "%" or (token.kind == "word" and token.text in _PERCENT_WORDS):
-            unit_type, j = "percentage", j + 1
+            unit_type, j = UnitType.PERCENTAGE, j + 1
         elif token.text == "per" and follower is not None and follower.text == "cent":
-            unit_type, j = "percentage", j + 2
+            unit_type, j = UnitType.PERCENTAGE, j + 2
         elif token.text == "pp":
-            unit_type, j = "percentage", j + 1
+            unit_type, j = UnitType.PERCENTAGE, j + 1
         elif token.kind == "word" and token.text == "m" and not has_multiplier:
-            unit_type, unit_label, j = "time", "min", j + 1
+            unit_type, unit_label, j = UnitType.TIME, "min", j + 1
         elif token.kind == "word" and token.text in _TIME_UNITS:
             unit_label, factor = _TIME_UNITS[token.text]
-            unit_type, j = "time", j + 1
+            unit_type, j = UnitType.TIME, j + 1
         elif currency is None and token.kind == "sym" and token.text in _CURRENCY_SYMBOLS:
             currency, j = _CURRENCY_SYMBOLS[token.text], j + 1
         elif currency is None and token.text in _CURRENCY_CODES:
@@ -362,17 +420,22 @@ def _read_quantity(
         elif currency is None and token.text in _CURRENCY_WORDS:
             currency, j = _CURRENCY_WORDS[token.text], j + 1
         elif token.text in _COUNT_UNITS and (token.glued or token.kind == "word"):
-            unit_type, j = "number", j + 1
+            unit_type, j = UnitType.NUMBER, j + 1
         elif token.text == "°":
-            unit_type, j = "number", j + 1  # degrees (°C / °F) have no unit_type of their own
+            # Degrees (°C / °F) have no unit_type of their own.
+            unit_type, j = UnitType.NUMBER, j + 1
             scale = at(j)
             if scale is not None and scale.glued and scale.text in ("c", "f"):
                 j += 1
         points = at(j)
-        if unit_type == "percentage" and points is not None and points.text in ("points", "pts"):
+        if (
+            unit_type == UnitType.PERCENTAGE
+            and points is not None
+            and points.text in ("points", "pts")
+        ):
             j += 1
     if currency is not None:
-        unit_type, unit_label = "currency", currency
+        unit_type, unit_label = UnitType.CURRENCY, currency
 
     token = at(j)
     if token is not None and token.glued and token.kind in ("word", "num"):
@@ -536,12 +599,12 @@ _TREND_HEADS = frozenset(
     )
 )
 _DIRECTION_WORDS = {
-    **dict.fromkeys(("up", "upward", "upwards", "higher", "↑"), "up"),
-    **dict.fromkeys(("down", "downward", "downwards", "lower", "↓"), "down"),
+    **dict.fromkeys(("up", "upward", "upwards", "higher", "↑"), Direction.UP),
+    **dict.fromkeys(("down", "downward", "downwards", "lower", "↓"), Direction.DOWN),
 }
 _STANDALONE_DIRECTIONS = {
-    **dict.fromkeys(("upward", "upwards", "uptrend", "uptrending", "↑"), "up"),
-    **dict.fromkeys(("downward", "downwards", "downtrend", "downtrending", "↓"), "down"),
+    **dict.fromkeys(("upward", "upwards", "uptrend", "uptrending", "↑"), Direction.UP),
+    **dict.fromkeys(("downward", "downwards", "downtrend", "downtrending", "↓"), Direction.DOWN),
 }
 _TREND_VERBS = {
     **dict.fromkeys(
@@ -550,7 +613,7 @@ _TREND_VERBS = {
             climb climbs climbing raise raises raising boost boosts boosting maximize maximise
             maximizing maximising expand expands expanding gain gains gaining"""
         ),
-        "up",
+        Direction.UP,
     ),
     **dict.fromkeys(
         _words(
@@ -559,13 +622,13 @@ _TREND_VERBS = {
             shrinking cut cuts cutting lower lowers lowering minimize minimise minimizing
             minimising dip dips dipping sink sinks sinking"""
         ),
-        "down",
+        Direction.DOWN,
     ),
 }
 # Comparative words only read as a trend when they open the title: "More signups".
 _OPENING_TREND_WORDS = {
-    **dict.fromkeys(("more", "higher", "bigger", "larger", "greater"), "up"),
-    **dict.fromkeys(("fewer", "less", "lower", "smaller"), "down"),
+    **dict.fromkeys(("more", "higher", "bigger", "larger", "greater"), Direction.UP),
+    **dict.fromkeys(("fewer", "less", "lower", "smaller"), Direction.DOWN),
 }
 # "Drop rate", "Drop-off": a trend verb that is really the first half of a noun.
 _NOUN_FOLLOWERS = frozenset(("rate", "rates", "ratio", "off", "-", "count", "volume", "%"))
@@ -697,7 +760,7 @@ def _merge_bounds(a: _Quantity, b: _Quantity) -> tuple[float, float, str | None,
     low, high = a.exact, b.exact
     label = a.unit_label or b.unit_label
     if (
-        a.unit_type == b.unit_type == "time"
+        a.unit_type == b.unit_type == UnitType.TIME
         and a.unit_label in _TIME_IN_MS
         and b.unit_label in _TIME_IN_MS
         and a.unit_label != b.unit_label
@@ -716,7 +779,7 @@ def _range_match(items: Sequence[_Item], start: int, first: int, last: int, end:
     assert isinstance(low_quantity, _Quantity) and isinstance(high_quantity, _Quantity)
     lower, upper, unit_type, unit_label = _merge_bounds(low_quantity, high_quantity)
     return _Match(
-        "stay_between", _span(start, end), lower=lower, upper=upper,
+        Shape.STAY_BETWEEN, _span(start, end), lower=lower, upper=upper,
         unit_type=unit_type, unit_label=unit_label,
     )  # fmt: skip
 
@@ -742,16 +805,16 @@ def _explicit_range(items: Sequence[_Item]) -> _Match | None:
             return _range_match(items, i, i + 1, i + 3, i + 5)
         if _text(items, i + 1) == "±" and _quantity_at(items, i + 2) is not None:
             centre, spread = _quantity_at(items, i), _quantity_at(items, i + 2)
-            relative = spread is not None and spread.unit_type == "percentage"
+            relative = spread is not None and spread.unit_type == UnitType.PERCENTAGE
             if (
                 centre is not None
                 and spread is not None
-                and (not relative or centre.unit_type == "percentage")
+                and (not relative or centre.unit_type == UnitType.PERCENTAGE)
             ):
                 # "100 ± 5%" is relative to the centre: not a shape this parser guesses at.
                 low, high = centre.exact - abs(spread.exact), centre.exact + abs(spread.exact)
                 return _Match(
-                    "stay_between", _span(i, i + 3), lower=float(low), upper=float(high),
+                    Shape.STAY_BETWEEN, _span(i, i + 3), lower=float(low), upper=float(high),
                     unit_type=centre.unit_type or spread.unit_type,
                     unit_label=centre.unit_label or spread.unit_label,
                 )  # fmt: skip
@@ -883,7 +946,7 @@ def _comparison_match(items: Sequence[_Item], trend: _Trend | None) -> _Match | 
                 len(c.words) == 1
                 and c.words[0] in _TIME_WINDOW_COMPARATORS
                 and (quantity := _quantity_at(items, c.quantity_index)) is not None
-                and quantity.unit_type == "time"
+                and quantity.unit_type == UnitType.TIME
             )
         ]
     if not comparisons:
@@ -900,14 +963,14 @@ def _comparison_match(items: Sequence[_Item], trend: _Trend | None) -> _Match | 
             assert floor_quantity is not None and ceiling_quantity is not None
             lower, upper, unit_type, unit_label = _merge_bounds(floor_quantity, ceiling_quantity)
             return _Match(
-                "stay_between", first.clause | second.clause | _span(first.end, second.start),
+                Shape.STAY_BETWEEN, first.clause | second.clause | _span(first.end, second.start),
                 lower=lower, upper=upper,
                 unit_type=unit_type, unit_label=unit_label,
             )  # fmt: skip
     quantity = _quantity_at(items, first.quantity_index)
     assert quantity is not None
     return _Match(
-        "stay_above" if first.above else "stay_below", first.clause,
+        Shape.STAY_ABOVE if first.above else Shape.STAY_BELOW, first.clause,
         threshold=quantity.value, unit_type=quantity.unit_type, unit_label=quantity.unit_label,
     )  # fmt: skip
 
@@ -1017,7 +1080,7 @@ def _window_at(items: Sequence[_Item], i: int) -> int:
         return 0
     j = _skip(items, i + 1, frozenset(("the", "last", "past", "next", "coming")), 2)
     quantity = _quantity_at(items, j)
-    if quantity is not None and quantity.unit_type == "time":
+    if quantity is not None and quantity.unit_type == UnitType.TIME:
         return j + 1 - i
     if _text(items, j) in _PERIODS or _text(items, j) in ("days", "weeks", "months", "years"):
         return j + 1 - i
@@ -1073,7 +1136,7 @@ def _trend_match(items: Sequence[_Item], trend: _Trend) -> _Match:
             clause |= _span(i, i + 2)
     unit_source = baseline or (targets[0] if targets else None)
     return _Match(
-        "trend", clause, direction=trend.direction,
+        Shape.TREND, clause, direction=trend.direction,
         baseline=baseline.value if baseline is not None else None,
         unit_type=unit_source.unit_type if unit_source else None,
         unit_label=unit_source.unit_label if unit_source else None,
@@ -1106,13 +1169,13 @@ def _unit_hint(
         previous = tokens[index - 1].text if index > 0 else ""
         following = tokens[index + 1].text if index + 1 < len(tokens) else ""
         if token.text == "%" or token.text in _PERCENT_WORDS:
-            return "percentage", None
+            return UnitType.PERCENTAGE, None
         if token.kind == "sym" and token.text in _CURRENCY_SYMBOLS:
-            return "currency", _CURRENCY_SYMBOLS[token.text]
+            return UnitType.CURRENCY, _CURRENCY_SYMBOLS[token.text]
         if token.kind == "word" and token.text in _CURRENCY_HINT_CODES:
-            return "currency", _CURRENCY_HINT_CODES[token.text]
+            return UnitType.CURRENCY, _CURRENCY_HINT_CODES[token.text]
         if token.kind == "word" and token.text in _CURRENCY_WORDS:
-            return "currency", _CURRENCY_WORDS[token.text]
+            return UnitType.CURRENCY, _CURRENCY_WORDS[token.text]
         if token.kind == "word" and token.text in _TIME_UNITS:
             spelled_out = len(token.text) > 3 and token.text not in ("mins", "msec", "secs")
             marked = previous in ("(", "in") or (previous == "[" and following == "]")
@@ -1120,9 +1183,9 @@ def _unit_hint(
             label, factor = _TIME_UNITS[token.text]
             # Weeks would need the target scaled to days; a hint only names, never converts.
             if (spelled_out or marked) and not rate and factor == 1:
-                return "time", label
+                return UnitType.TIME, label
         if token.text in ("#", "count") or (token.text == "number" and following == "of"):
-            return "number", None
+            return UnitType.NUMBER, None
     return None, None
 
 
@@ -1224,13 +1287,13 @@ def _parse(title: str) -> Detected | None:
     )
     if match is None:
         return None
-    if trend is not None and trend.explicit and match.shape != "trend":
+    if trend is not None and trend.explicit and match.shape != Shape.TREND:
         match.clause |= trend.clause  # "Uptime >= 99.9% and trending up": not the metric's name
     unit_type, unit_label = match.unit_type, match.unit_label
     if unit_type is None:
         spans = [(items[index].start, items[index].end) for index in match.clause]
         unit_type, unit_label = _unit_hint(tokens, spans)
-    if unit_type not in ("currency", "time"):
+    if unit_type not in (UnitType.CURRENCY, UnitType.TIME):
         unit_label = None
     return Detected(
         shape=match.shape,

@@ -1,33 +1,63 @@
 """API shapes of a KPI: what create/patch accept (``KpiIn``, ``KpiPatch``), what reads return
-(``KpiOut``, built from the same ``KpiCard`` the web shows), value writes and title parsing.
+(``KpiOut``, built from the same ``KpiCard`` the web shows) and title parsing.
 
-Input schemas check types (field-level 422s); the services check the rules
-(shape parameters, durations, parent cycles) and answer in the same
-``{"detail", "errors"}`` form. Names are DESIGN §10's.
+Input schemas check types (field-level 422s) and hand a ``KpiSpec`` to the services,
+which check the rules (shape parameters, durations, parent cycles) as they do for the
+web form and answer in the same ``{"detail", "errors"}`` form. The enums are the pure
+modules' vocabularies, never retyped here. Names are DESIGN §10's.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+from pulseboard.indicators.formatting import DisplayFormat, UnitType
 from pulseboard.indicators.selectors import KpiCard
-from pulseboard.indicators.services import MAX_DESCRIPTION, MAX_TITLE
+from pulseboard.indicators.shapes import BaselineMode, Direction, Shape, shape_params_doc
+from pulseboard.indicators.spec import (
+    DEFAULT_COMPARE_PERIOD,
+    MAX_DESCRIPTION,
+    MAX_DURATION_TEXT,
+    MAX_POSITION,
+    MAX_TITLE,
+    MAX_UNIT_LABEL,
+    Category,
+    KpiSpec,
+)
+from pulseboard.indicators.status import Status
 
-ShapeName = Literal["stay_above", "stay_below", "stay_between", "trend"]
-DirectionName = Literal["up", "down"]
-BaselineModeName = Literal["fixed", "prior_period"]
-UnitTypeName = Literal["number", "currency", "percentage", "time", "boolean"]
-DisplayFormatName = Literal["integer", "decimal_1", "decimal_2", "percentage"]
-CategoryName = Literal["leading", "lagging"]
-StatusName = Literal["green", "yellow", "red", "unknown"]
+
+def _values_of(vocabulary: type[StrEnum]) -> Any:
+    """A vocabulary of the pure modules as a Literal: the schema lists its values as an enum
+    and a wrong one is a 422 naming them, as if they were written out here."""
+    return Literal[tuple(member.value for member in vocabulary)]
+
+
+if TYPE_CHECKING:
+    ShapeName = str
+    DirectionName = str
+    BaselineModeName = str
+    UnitTypeName = str
+    DisplayFormatName = str
+    CategoryName = str
+    StatusName = str
+else:
+    ShapeName = _values_of(Shape)
+    DirectionName = _values_of(Direction)
+    BaselineModeName = _values_of(BaselineMode)
+    UnitTypeName = _values_of(UnitType)
+    DisplayFormatName = _values_of(DisplayFormat)
+    CategoryName = _values_of(Category)
+    StatusName = _values_of(Status)
 # JSON numbers only: no strings, no booleans, no NaN/Infinity.
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Duration = Annotated[str, Field(max_length=10, examples=["1h", "1d", "7d"])]
-MAX_POSITION = 2_147_483_647  # PositiveIntegerField on PostgreSQL
+Duration = Annotated[str, Field(max_length=MAX_DURATION_TEXT, examples=["1h", "1d", "7d"])]
+SHAPE_DOC = f"The target's shape and the parameters it takes: {shape_params_doc()}."
 # Default of KpiPatch fields that may not be null: absent means "keep", and
 # exclude_unset drops them before the service sees the data.
 KEEP: Any = None
@@ -46,25 +76,29 @@ class KpiIn(Schema):
 
     title: str = Field(min_length=1, max_length=MAX_TITLE)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
-    shape: ShapeName
+    shape: ShapeName = Field(description=SHAPE_DOC)
     threshold: Number | None = None
     lower: Number | None = None
     upper: Number | None = None
     direction: DirectionName | None = None
     baseline: Number | None = None
-    baseline_mode: BaselineModeName = "fixed"
+    baseline_mode: BaselineModeName = BaselineMode.FIXED.value
     baseline_period: Duration | None = None
     warn_at: Number | None = None
     warn_margin: Number | None = None
-    unit_type: UnitTypeName = "number"
-    unit_label: str = Field(default="", max_length=20)
-    display_format: DisplayFormatName = "decimal_1"
+    unit_type: UnitTypeName = UnitType.NUMBER.value
+    unit_label: str = Field(default="", max_length=MAX_UNIT_LABEL)
+    display_format: DisplayFormatName = DisplayFormat.DECIMAL_1.value
     published: bool = False
     position: int | None = Field(default=None, ge=0, le=MAX_POSITION, strict=True)
     category: CategoryName | None = None
     parent_id: str | None = Field(default=None, max_length=32)
     expected_every: Duration | None = None
-    compare_period: Duration = "7d"
+    compare_period: Duration = DEFAULT_COMPARE_PERIOD
+
+    def spec(self) -> KpiSpec:
+        """The definition this body asks for, as ``kpi_create`` takes it."""
+        return KpiSpec(**self.model_dump())
 
 
 class KpiPatch(Schema):
@@ -74,7 +108,7 @@ class KpiPatch(Schema):
 
     title: str = Field(default=KEEP, min_length=1, max_length=MAX_TITLE)
     description: str = Field(default=KEEP, max_length=MAX_DESCRIPTION)
-    shape: ShapeName = KEEP
+    shape: ShapeName = Field(default=KEEP, description=SHAPE_DOC)
     threshold: Number | None = None
     lower: Number | None = None
     upper: Number | None = None
@@ -85,7 +119,7 @@ class KpiPatch(Schema):
     warn_at: Number | None = None
     warn_margin: Number | None = None
     unit_type: UnitTypeName = KEEP
-    unit_label: str = Field(default=KEEP, max_length=20)
+    unit_label: str = Field(default=KEEP, max_length=MAX_UNIT_LABEL)
     display_format: DisplayFormatName = KEEP
     published: bool = KEEP
     position: int = Field(default=KEEP, ge=0, le=MAX_POSITION, strict=True)
@@ -94,6 +128,10 @@ class KpiPatch(Schema):
     expected_every: Duration | None = None
     compare_period: Duration = KEEP
 
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, for ``spec_patched``: absent ones keep their value."""
+        return self.model_dump(exclude_unset=True)
+
 
 class KpiOut(Schema):
     """A KPI as every surface shows it: definition, current value, status and display text."""
@@ -101,7 +139,7 @@ class KpiOut(Schema):
     id: str
     title: str
     description: str
-    shape: ShapeName
+    shape: ShapeName = Field(description=SHAPE_DOC)
     threshold: float | None
     lower: float | None
     upper: float | None
@@ -142,28 +180,28 @@ class KpiOut(Schema):
             id=kpi.pk,
             title=kpi.title,
             description=kpi.description,
-            shape=kpi.shape,  # type: ignore[arg-type]
+            shape=kpi.shape,
             threshold=kpi.threshold,
             lower=kpi.lower,
             upper=kpi.upper,
-            direction=kpi.direction or None,  # type: ignore[arg-type]
+            direction=kpi.direction or None,
             baseline=kpi.baseline,
-            baseline_mode=kpi.baseline_mode,  # type: ignore[arg-type]
+            baseline_mode=kpi.baseline_mode,
             baseline_period=kpi.baseline_period or None,
             warn_at=kpi.warn_at,
             warn_margin=kpi.warn_margin,
-            unit_type=kpi.unit_type,  # type: ignore[arg-type]
+            unit_type=kpi.unit_type,
             unit_label=kpi.unit_label,
-            display_format=kpi.display_format,  # type: ignore[arg-type]
+            display_format=kpi.display_format,
             published=kpi.published,
             position=kpi.position,
-            category=kpi.category or None,  # type: ignore[arg-type]
+            category=kpi.category or None,
             parent_id=kpi.parent_id,
             expected_every=kpi.expected_every or None,
             compare_period=kpi.compare_period,
             current_value=kpi.current_value,
             observed_at=kpi.observed_at,
-            status=card.status,  # type: ignore[arg-type]
+            status=card.status,
             stale=card.stale,
             change_abs=card.change_abs,
             change_pct=card.change_pct,
@@ -184,6 +222,24 @@ class ParseTitleIn(Schema):
     title: str = Field(max_length=1000)
 
 
+class SuggestedFieldsOut(Schema):
+    """The KPI fields a title fills in, ready for ``POST /kpis`` (null: the title says nothing
+    about it). The web's quick-create Apply fills the same fields."""
+
+    title: str | None = None
+    shape: ShapeName | None = None
+    threshold: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    direction: DirectionName | None = None
+    baseline: float | None = None
+    baseline_mode: BaselineModeName | None = None
+    baseline_period: str | None = None
+    unit_type: UnitTypeName | None = None
+    unit_label: str | None = None
+    display_format: DisplayFormatName | None = None
+
+
 class ParseTitleOut(Schema):
     """What a title suggests; every field is null when it names no shape."""
 
@@ -193,6 +249,11 @@ class ParseTitleOut(Schema):
     upper: float | None = None
     direction: DirectionName | None = None
     baseline: float | None = None
-    unit_type: str | None = None
+    unit_type: UnitTypeName | None = None
     unit_label: str | None = None
     metric: str | None = None
+    fields: SuggestedFieldsOut | None = Field(
+        default=None,
+        description="the KPI fields to fill in: the detected target with the defaults that "
+        "make it valid (a trend without a baseline compares with its value 30d ago)",
+    )

@@ -1,13 +1,17 @@
-"""Writes for KPIs: create, edit (incl. shape change), publish, reorder, delete.
+"""Writes for KPIs: create, edit (incl. shape change and publishing), publish, reorder, delete.
 
-Each function validates everything first, then writes the row and its audit event
-in one transaction; nothing is written when validation fails.
+Create and edit take a ``KpiSpec`` (``indicators/spec.py``) that the API and the web
+form both build; ``validate_spec`` checks every rule that needs no database and this
+module adds the one that does (the parent KPI), so all field errors come back at once
+as one ``ValidationFailed``. Each function validates everything first, then writes the
+row and its audit events in one transaction; nothing is written when validation fails.
+The rows other packages keep per KPI (its manual ``Source``) are created by callbacks
+they register in ``indicators/hooks.py``, inside the same transaction.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -15,181 +19,92 @@ from django.db.models import Max
 
 from pulseboard.audit.actions import Action
 from pulseboard.audit.services import audit_record
-from pulseboard.connectors.models import Source
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.errors import ValidationFailed
-from pulseboard.indicators.durations import DurationError, parse_duration
-from pulseboard.indicators.evaluation import shape_params, status_of
-from pulseboard.indicators.models import (
-    CategoryChoice,
-    DisplayFormatChoice,
-    Kpi,
-    ShapeChoice,
-    StatusChoice,
-    UnitTypeChoice,
+from pulseboard.indicators import hooks
+from pulseboard.indicators.evaluation import status_of
+from pulseboard.indicators.formatting import DisplayFormat, UnitType
+from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.shapes import BaselineMode, Direction, Shape
+from pulseboard.indicators.spec import (
+    SHAPE_FIELDS,
+    SPEC_FIELDS,
+    Category,
+    KpiSpec,
+    KpiSpecInvalid,
+    summary,
+    validate_spec,
 )
-from pulseboard.indicators.shapes import ShapeValidationError, validate_params
+from pulseboard.indicators.status import Status
 from pulseboard.orgs.models import Organization
 
-SHAPE_FIELDS = (
-    "shape",
-    "threshold",
-    "lower",
-    "upper",
-    "direction",
-    "baseline",
-    "baseline_mode",
-    "baseline_period",
-    "warn_at",
-    "warn_margin",
-)
-NUMBER_FIELDS = ("threshold", "lower", "upper", "baseline", "warn_at", "warn_margin")
-WRITABLE_FIELDS = (
-    "title",
-    "description",
-    *SHAPE_FIELDS,
-    "unit_type",
-    "unit_label",
-    "display_format",
-    "published",
-    "position",
-    "category",
-    "parent_id",
-    "expected_every",
-    "compare_period",
-)
-MAX_TITLE = 200
-_EMPTY: dict[str, Any] = {
-    name: "" if name in ("direction", "baseline_period") else None for name in SHAPE_FIELDS
-}
-MAX_DESCRIPTION = 2000
+WRITABLE_FIELDS = SPEC_FIELDS
+# Stored as "" when empty (CharFields); None in a spec.
+_BLANK_TEXT = ("direction", "baseline_period", "category", "expected_every")
 
 
 def kpi_snapshot(kpi: Kpi) -> dict[str, Any]:
     """The writable fields as JSON-ready values (for audit before/after)."""
-    return {name: getattr(kpi, name) for name in WRITABLE_FIELDS}
+    return {name: _plain(getattr(kpi, name)) for name in WRITABLE_FIELDS}
 
 
-def _number(name: str, raw: Any, errors: dict[str, str]) -> float | None:
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, bool):
-        errors[name] = f"{name} must be a number"
-        return None
-    try:
-        value = float(raw)
-    except (TypeError, ValueError, OverflowError):
-        errors[name] = f"{name} must be a number"
-        return None
-    if not math.isfinite(value):
-        errors[name] = f"{name} must be a finite number"
-        return None
-    return value
+def _plain(value: object) -> object:
+    # Enum members are str subclasses; the audit log stores their plain value.
+    return str(value) if isinstance(value, str) else value
 
 
-def _choice(name: str, raw: Any, allowed: Sequence[str], errors: dict[str, str]) -> str:
-    value = "" if raw is None else raw
-    if not isinstance(value, str) or value not in allowed:
-        errors[name] = f"{name} must be one of: {', '.join(a for a in allowed if a)}"
-        return ""
-    return value
+def kpi_spec(kpi: Kpi) -> KpiSpec:
+    """A stored KPI's definition, as an edit starts from it."""
+    return KpiSpec(
+        title=kpi.title,
+        description=kpi.description,
+        shape=Shape(kpi.shape),
+        threshold=kpi.threshold,
+        lower=kpi.lower,
+        upper=kpi.upper,
+        direction=Direction(kpi.direction) if kpi.direction else None,
+        baseline=kpi.baseline,
+        baseline_mode=BaselineMode(kpi.baseline_mode or BaselineMode.FIXED),
+        baseline_period=kpi.baseline_period or None,
+        warn_at=kpi.warn_at,
+        warn_margin=kpi.warn_margin,
+        unit_type=UnitType(kpi.unit_type),
+        unit_label=kpi.unit_label,
+        display_format=DisplayFormat(kpi.display_format),
+        published=kpi.published,
+        position=kpi.position,
+        category=Category(kpi.category) if kpi.category else None,
+        parent_id=kpi.parent_id,
+        expected_every=kpi.expected_every or None,
+        compare_period=kpi.compare_period,
+    )
 
 
-def _duration_text(name: str, raw: Any, errors: dict[str, str], *, optional: bool) -> str:
-    if raw is None or raw == "":
-        if optional:
-            return ""
-        errors[name] = f"{name} is required"
-        return ""
-    if not isinstance(raw, str):
-        errors[name] = f"{name} must be a duration such as 1h, 1d or 7d"
-        return ""
-    try:
-        parse_duration(raw)
-    except DurationError as exc:
-        errors[name] = str(exc)
-        return ""
-    return raw.strip()
-
-
-def _clean(org: Organization, data: Mapping[str, Any], current: Kpi | None) -> dict[str, Any]:
-    """Validate writable fields; return the cleaned values or raise with every error."""
+def _validated(org: Organization, spec: KpiSpec, current: Kpi | None) -> KpiSpec:
+    """``spec`` checked and normalised, or ValidationFailed with every field error."""
     errors: dict[str, str] = {}
-    unknown = sorted(set(data) - set(WRITABLE_FIELDS))
-    for name in unknown:
-        errors[name] = f"unknown field '{name}'"
-    cleaned: dict[str, Any] = {}
-    for name, raw in data.items():
-        if name in unknown:
-            continue
-        if name == "title":
-            title = raw.strip() if isinstance(raw, str) else ""
-            if not title:
-                errors[name] = "title is required"
-            elif len(title) > MAX_TITLE:
-                errors[name] = f"title must be at most {MAX_TITLE} characters"
-            cleaned[name] = title
-        elif name == "description":
-            text = raw if isinstance(raw, str) else ("" if raw is None else None)
-            if text is None:
-                errors[name] = "description must be text"
-            elif len(text) > MAX_DESCRIPTION:
-                errors[name] = f"description must be at most {MAX_DESCRIPTION} characters"
-            cleaned[name] = text or ""
-        elif name in NUMBER_FIELDS:
-            cleaned[name] = _number(name, raw, errors)
-        elif name == "shape":
-            cleaned[name] = _choice(name, raw, ShapeChoice.values, errors)
-        elif name in ("direction", "baseline_mode"):
-            cleaned[name] = "" if raw is None else raw
-            if not isinstance(cleaned[name], str):
-                errors[name] = f"{name} must be text"
-        elif name == "baseline_period":
-            # Checked whatever the shape: a malformed value is refused, not silently dropped.
-            cleaned[name] = _duration_text(name, raw, errors, optional=True)
-        elif name == "unit_type":
-            cleaned[name] = _choice(name, raw, UnitTypeChoice.values, errors)
-        elif name == "unit_label":
-            label = "" if raw is None else raw
-            if not isinstance(label, str) or len(label) > 20:
-                errors[name] = "unit_label must be text of at most 20 characters"
-            cleaned[name] = label if isinstance(label, str) else ""
-        elif name == "display_format":
-            cleaned[name] = _choice(name, raw, DisplayFormatChoice.values, errors)
-        elif name == "published":
-            if not isinstance(raw, bool):
-                errors[name] = "published must be true or false"
-            cleaned[name] = bool(raw)
-        elif name == "position":
-            if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-                errors[name] = "position must be a whole number >= 0"
-            cleaned[name] = raw
-        elif name == "category":
-            cleaned[name] = _choice(name, raw, ["", *CategoryChoice.values], errors)
-        elif name == "parent_id":
-            cleaned[name] = _clean_parent(org, raw, current, errors)
-        elif name == "expected_every":
-            cleaned[name] = _duration_text(name, raw, errors, optional=True)
-        elif name == "compare_period":
-            cleaned[name] = _duration_text(name, raw, errors, optional=False)
+    try:
+        checked = validate_spec(spec)
+    except KpiSpecInvalid as exc:
+        errors.update(exc.errors)
+        checked = spec
+    if "parent_id" not in errors:
+        _check_parent(org, checked.parent_id, current, errors)
     if errors:
-        raise ValidationFailed(_summary(errors), errors=errors)
-    return cleaned
+        raise ValidationFailed(summary(errors), errors=errors)
+    return checked
 
 
-def _clean_parent(
-    org: Organization, raw: Any, current: Kpi | None, errors: dict[str, str]
-) -> str | None:
-    if raw is None or raw == "":
-        return None
-    if not isinstance(raw, str):
-        errors["parent_id"] = "parent_id must be a KPI id"
-        return None
-    parent = Kpi.objects.filter(org=org, pk=raw).only("pk", "parent_id").first()
+def _check_parent(
+    org: Organization, parent_id: str | None, current: Kpi | None, errors: dict[str, str]
+) -> None:
+    if parent_id is None:
+        return
+    parent = Kpi.objects.filter(org=org, pk=parent_id).only("pk", "parent_id").first()
     if parent is None:
         errors["parent_id"] = "parent_id does not name a KPI of this organization"
-        return None
+        return
     if current is not None:
         # Walk up from the proposed parent: meeting ourselves would close a cycle.
         seen: set[str] = set()
@@ -197,53 +112,53 @@ def _clean_parent(
         while node is not None and node.pk not in seen:
             if node.pk == current.pk:
                 errors["parent_id"] = "a KPI cannot drive itself (the parent chain loops)"
-                return None
+                return
             seen.add(node.pk)
             node = (
                 Kpi.objects.filter(org=org, pk=node.parent_id).only("pk", "parent_id").first()
                 if node.parent_id
                 else None
             )
-    return parent.pk
 
 
-def _summary(errors: dict[str, str]) -> str:
-    return "; ".join(f"{field}: {message}" for field, message in errors.items())
+def _assign(kpi: Kpi, spec: KpiSpec) -> None:
+    """Copy a checked spec onto the row; ``published`` is left to ``_publish``."""
+    for name in SPEC_FIELDS:
+        if name == "published" or (name == "position" and spec.position is None):
+            continue
+        value = getattr(spec, name)
+        if name in _BLANK_TEXT and value is None:
+            value = ""
+        setattr(kpi, name, _plain(value))
 
 
-def _apply_shape(kpi: Kpi) -> None:
-    """Validate the merged shape parameters and store their normalised form."""
-    try:
-        params = validate_params(shape_params(kpi))
-    except ShapeValidationError as exc:
-        raise ValidationFailed(_summary(exc.errors), errors=dict(exc.errors)) from exc
-    kpi.shape = params.shape
-    kpi.threshold = params.threshold
-    kpi.lower = params.lower
-    kpi.upper = params.upper
-    kpi.direction = params.direction or ""
-    kpi.baseline = params.baseline
-    kpi.baseline_mode = params.baseline_mode
-    kpi.baseline_period = params.baseline_period or ""
-    kpi.warn_at = params.warn_at
-    kpi.warn_margin = params.warn_margin
+def _publish(kpi: Kpi, actor: Actor, published: bool) -> None:
+    """Set and audit the published flag; the caller holds the transaction."""
+    kpi.published = published
+    kpi.save(update_fields=["published", "updated_at"])
+    audit_record(
+        org_id=kpi.org_id,
+        actor=actor,
+        action=Action.KPI_PUBLISHED if published else Action.KPI_UNPUBLISHED,
+        target_type="kpi",
+        target_id=kpi.pk,
+        target_label=kpi.title,
+        before={"published": not published},
+        after={"published": published},
+    )
 
 
-def kpi_create(*, org: Organization, actor: Actor, data: Mapping[str, Any]) -> Kpi:
-    if "shape" not in data:
-        raise ValidationFailed("shape: shape is required", errors={"shape": "shape is required"})
-    if "title" not in data:
-        raise ValidationFailed("title: title is required", errors={"title": "title is required"})
-    cleaned = _clean(org, data, None)
-    kpi = Kpi(org=org, **cleaned)
-    _apply_shape(kpi)
+def kpi_create(*, org: Organization, actor: Actor, spec: KpiSpec) -> Kpi:
+    checked = _validated(org, spec, None)
+    kpi = Kpi(org=org, published=checked.published)
+    _assign(kpi, checked)
     with transaction.atomic():
-        if "position" not in cleaned:
+        if checked.position is None:
             top = Kpi.objects.filter(org=org).aggregate(top=Max("position"))["top"]
             kpi.position = 0 if top is None else top + 1
-        kpi.status = StatusChoice.UNKNOWN
+        kpi.status = Status.UNKNOWN.value
         kpi.save()
-        Source.objects.create(org=org, kpi=kpi, kind="manual")
+        hooks.kpi_created(kpi)
         audit_record(
             org_id=org.pk,
             actor=actor,
@@ -256,39 +171,40 @@ def kpi_create(*, org: Organization, actor: Actor, data: Mapping[str, Any]) -> K
     return kpi
 
 
-def kpi_update(*, kpi: Kpi, actor: Actor, data: Mapping[str, Any]) -> Kpi:
-    """Edit any writable fields; a shape/parameter change recomputes the current status."""
-    cleaned = _clean(kpi.org, data, kpi)
+def kpi_update(*, kpi: Kpi, actor: Actor, spec: KpiSpec) -> Kpi:
+    """Make ``kpi`` what ``spec`` says, published state included, in one transaction.
+
+    A shape/parameter change recomputes the current status and is audited as
+    ``kpi.shape_changed``, other changes as ``kpi.updated``; a change of ``published``
+    gets its own ``kpi.published`` / ``kpi.unpublished`` event, as the publish button's.
+    """
+    checked = _validated(kpi.org, spec, kpi)
     before = kpi_snapshot(kpi)
-    if cleaned.get("shape", kpi.shape) != kpi.shape:
-        # A new shape starts from its own parameters: stale ones from the old shape
-        # (a stay_above warn_at on a trend) would otherwise fail validation.
-        for name in SHAPE_FIELDS[1:]:
-            if name not in cleaned:
-                setattr(kpi, name, "fixed" if name == "baseline_mode" else _EMPTY[name])
-    for name, value in cleaned.items():
-        setattr(kpi, name, value)
-    _apply_shape(kpi)
+    _assign(kpi, checked)
     after = kpi_snapshot(kpi)
     changed = {k for k in after if after[k] != before[k]}
-    if not changed:
+    publish = checked.published != kpi.published
+    if not changed and not publish:
         return kpi
     shape_changed = any(name in changed for name in SHAPE_FIELDS)
     with transaction.atomic():
-        if shape_changed:
-            # New values use the new shape; history rows keep the status they had.
-            kpi.status = status_of(kpi, kpi.current_value, clock.now())
-        kpi.save()
-        audit_record(
-            org_id=kpi.org_id,
-            actor=actor,
-            action=Action.KPI_SHAPE_CHANGED if shape_changed else Action.KPI_UPDATED,
-            target_type="kpi",
-            target_id=kpi.pk,
-            target_label=kpi.title,
-            before={k: before[k] for k in sorted(changed)},
-            after={k: after[k] for k in sorted(changed)},
-        )
+        if changed:
+            if shape_changed:
+                # New values use the new shape; history rows keep the status they had.
+                kpi.status = status_of(kpi, kpi.current_value, clock.now())
+            kpi.save()
+            audit_record(
+                org_id=kpi.org_id,
+                actor=actor,
+                action=Action.KPI_SHAPE_CHANGED if shape_changed else Action.KPI_UPDATED,
+                target_type="kpi",
+                target_id=kpi.pk,
+                target_label=kpi.title,
+                before={k: before[k] for k in sorted(changed)},
+                after={k: after[k] for k in sorted(changed)},
+            )
+        if publish:
+            _publish(kpi, actor, checked.published)
     return kpi
 
 
@@ -296,18 +212,7 @@ def kpi_set_published(*, kpi: Kpi, actor: Actor, published: bool) -> Kpi:
     if kpi.published == published:
         return kpi
     with transaction.atomic():
-        kpi.published = published
-        kpi.save(update_fields=["published", "updated_at"])
-        audit_record(
-            org_id=kpi.org_id,
-            actor=actor,
-            action=Action.KPI_PUBLISHED if published else Action.KPI_UNPUBLISHED,
-            target_type="kpi",
-            target_id=kpi.pk,
-            target_label=kpi.title,
-            before={"published": not published},
-            after={"published": published},
-        )
+        _publish(kpi, actor, published)
     return kpi
 
 

@@ -3,74 +3,87 @@
 Forms only parse and check the shape of input; every business rule (shape
 parameters, last admin, single-use invites) lives in the services, whose
 ``ValidationFailed`` errors are put back on the form's fields by ``add_errors``.
+The KPI form builds the same ``KpiSpec`` the API does; its choices come from the
+vocabularies of ``indicators`` and its per-shape fields from ``SHAPE_PARAMS``.
+A typed value goes through ``indicators.numbers``, the parser pulled values use.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from django import forms
 
 from pulseboard.audit.actions import Action
 from pulseboard.core.errors import DomainError
-from pulseboard.indicators.models import (
-    BaselineModeChoice,
-    CategoryChoice,
-    DirectionChoice,
-    DisplayFormatChoice,
-    Kpi,
-    ShapeChoice,
-    UnitTypeChoice,
+from pulseboard.indicators.formatting import DisplayFormat, UnitType
+from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.numbers import NumberTextError, NumberTextReason, parse_number_text
+from pulseboard.indicators.shapes import (
+    PARAM_NAMES,
+    SHAPE_PARAMS,
+    BaselineMode,
+    Direction,
+    Shape,
+    params_of,
+)
+from pulseboard.indicators.spec import (
+    DEFAULT_COMPARE_PERIOD,
+    MAX_DESCRIPTION,
+    MAX_DURATION_TEXT,
+    MAX_TITLE,
+    MAX_UNIT_LABEL,
+    Category,
+    KpiSpec,
 )
 from pulseboard.orgs.roles import Role, TokenScope
 
+# What each vocabulary member reads as on a page. The choices below iterate the
+# vocabularies themselves, so a member without a label fails at import, not in a form.
 SHAPE_LABELS = {
-    ShapeChoice.STAY_ABOVE: "Stay above a floor",
-    ShapeChoice.STAY_BELOW: "Stay below a ceiling",
-    ShapeChoice.STAY_BETWEEN: "Stay between two bounds",
-    ShapeChoice.TREND: "Trend up or down",
+    Shape.STAY_ABOVE: "Stay above a floor",
+    Shape.STAY_BELOW: "Stay below a ceiling",
+    Shape.STAY_BETWEEN: "Stay between two bounds",
+    Shape.TREND: "Trend up or down",
 }
 UNIT_LABELS = {
-    UnitTypeChoice.NUMBER: "Number",
-    UnitTypeChoice.CURRENCY: "Currency",
-    UnitTypeChoice.PERCENTAGE: "Percentage",
-    UnitTypeChoice.TIME: "Time",
-    UnitTypeChoice.BOOLEAN: "Yes / No",
+    UnitType.NUMBER: "Number",
+    UnitType.CURRENCY: "Currency",
+    UnitType.PERCENTAGE: "Percentage",
+    UnitType.TIME: "Time",
+    UnitType.BOOLEAN: "Yes / No",
 }
 FORMAT_LABELS = {
-    DisplayFormatChoice.INTEGER: "Whole number (1,234)",
-    DisplayFormatChoice.DECIMAL_1: "One decimal (1,234.5)",
-    DisplayFormatChoice.DECIMAL_2: "Two decimals (1,234.56)",
-    DisplayFormatChoice.PERCENTAGE: "Percent, up to 2 decimals (99.94%)",
+    DisplayFormat.INTEGER: "Whole number (1,234)",
+    DisplayFormat.DECIMAL_1: "One decimal (1,234.5)",
+    DisplayFormat.DECIMAL_2: "Two decimals (1,234.56)",
+    DisplayFormat.PERCENTAGE: "Percent, up to 2 decimals (99.94%)",
 }
-# Which shape parameters each shape uses; the form drops the others so a value left
-# in a hidden field of another shape never reaches the service.
-SHAPE_PARAMS: dict[str, tuple[str, ...]] = {
-    ShapeChoice.STAY_ABOVE: ("threshold", "warn_at"),
-    ShapeChoice.STAY_BELOW: ("threshold", "warn_at"),
-    ShapeChoice.STAY_BETWEEN: ("lower", "upper", "warn_margin"),
-    ShapeChoice.TREND: ("direction", "baseline_mode", "baseline", "baseline_period", "warn_margin"),
+DIRECTION_LABELS = {Direction.UP: "Up", Direction.DOWN: "Down"}
+BASELINE_MODE_LABELS = {
+    BaselineMode.FIXED: "A fixed baseline",
+    BaselineMode.PRIOR_PERIOD: "Its own value a period ago",
 }
-PARAM_FIELDS = (
-    "threshold",
-    "warn_at",
-    "lower",
-    "upper",
-    "warn_margin",
-    "direction",
-    "baseline_mode",
-    "baseline",
-    "baseline_period",
-)
-TEXT_PARAMS = {"direction": "", "baseline_period": "", "baseline_mode": "fixed"}
+CATEGORY_LABELS = {Category.LEADING: "Leading", Category.LAGGING: "Lagging"}
 # Service error keys that name a differently called form field.
 FIELD_ALIASES = {"parent_id": "parent"}
 MAX_VALUE_TEXT = 64
-_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
-_BOOLEAN_WORDS = {"yes": 1.0, "true": 1.0, "on": 1.0, "no": 0.0, "false": 0.0, "off": 0.0}
+_VALUE_MESSAGES = {
+    NumberTextReason.EMPTY: "Enter a value.",
+    NumberTextReason.TOO_LONG: "That is too long to be a number.",
+    NumberTextReason.NOT_A_NUMBER: "“{text}” is not a number: use digits and a decimal point, "
+    "e.g. 1234.5, 99.9% or 12k.",
+    NumberTextReason.OUT_OF_RANGE: "Enter a finite number: “{text}” is out of range.",
+}
+
+
+def choices_of(vocabulary: type[StrEnum], labels: Mapping[Any, str]) -> list[tuple[str, str]]:
+    """Form choices for a vocabulary, in its order, each with its label."""
+    return [(member.value, labels[member]) for member in vocabulary]
 
 
 def _number_input() -> forms.NumberInput:
@@ -97,15 +110,26 @@ class PageForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+@dataclass(frozen=True)
+class ParamRow:
+    """One shape parameter field of the KPI form, with the shapes (and baseline modes) it
+    belongs to: the form template's per-shape map, read from ``SHAPE_PARAMS``."""
+
+    field: forms.BoundField
+    shapes: str
+    modes: str
+    hidden: bool
+
+
 class KpiForm(PageForm):
     title = forms.CharField(
-        max_length=200,
+        max_length=MAX_TITLE,
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "e.g. NPS above 35"}),
     )
     description = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        required=False, max_length=MAX_DESCRIPTION, widget=forms.Textarea(attrs={"rows": 2})
     )
-    shape = forms.ChoiceField(choices=list(SHAPE_LABELS.items()))
+    shape = forms.ChoiceField(choices=choices_of(Shape, SHAPE_LABELS))
     threshold = forms.FloatField(required=False, widget=_number_input())
     warn_at = forms.FloatField(
         required=False,
@@ -122,43 +146,44 @@ class KpiForm(PageForm):
         help_text="Optional: this close to a bound or the baseline, still on the good side, "
         "is yellow.",
     )
-    direction = forms.ChoiceField(required=False, choices=DirectionChoice.choices)
+    direction = forms.ChoiceField(required=False, choices=choices_of(Direction, DIRECTION_LABELS))
     baseline_mode = forms.ChoiceField(
         required=False,
         label="Compared with",
-        choices=[
-            (BaselineModeChoice.FIXED, "A fixed baseline"),
-            (BaselineModeChoice.PRIOR_PERIOD, "Its own value a period ago"),
-        ],
+        choices=choices_of(BaselineMode, BASELINE_MODE_LABELS),
     )
     baseline = forms.FloatField(required=False, widget=_number_input())
     baseline_period = forms.CharField(
         required=False,
-        max_length=10,
+        max_length=MAX_DURATION_TEXT,
         label="Period",
         widget=forms.TextInput(attrs={"placeholder": "30d"}),
     )
-    unit_type = forms.ChoiceField(label="Unit", choices=list(UNIT_LABELS.items()))
+    unit_type = forms.ChoiceField(label="Unit", choices=choices_of(UnitType, UNIT_LABELS))
     unit_label = forms.CharField(
         required=False,
-        max_length=20,
+        max_length=MAX_UNIT_LABEL,
         label="Unit label",
         help_text="Currency code (USD, EUR), time unit (ms, s, min, h, d) or any label.",
         widget=forms.TextInput(attrs={"list": "unit-labels", "autocomplete": "off"}),
     )
-    display_format = forms.ChoiceField(label="Format", choices=list(FORMAT_LABELS.items()))
-    category = forms.ChoiceField(required=False, choices=[("", "None"), *CategoryChoice.choices])
+    display_format = forms.ChoiceField(
+        label="Format", choices=choices_of(DisplayFormat, FORMAT_LABELS)
+    )
+    category = forms.ChoiceField(
+        required=False, choices=[("", "None"), *choices_of(Category, CATEGORY_LABELS)]
+    )
     parent = forms.ChoiceField(required=False, label="Drives (parent KPI)", choices=[("", "—")])
     expected_every = forms.CharField(
         required=False,
-        max_length=10,
+        max_length=MAX_DURATION_TEXT,
         label="Expected every",
         help_text="Optional: older than this, the value is marked stale (e.g. 1h, 1d).",
         widget=forms.TextInput(attrs={"placeholder": "1d"}),
     )
     compare_period = forms.CharField(
-        max_length=10,
-        initial="7d",
+        max_length=MAX_DURATION_TEXT,
+        initial=DEFAULT_COMPARE_PERIOD,
         label="Compare with",
         help_text="Change is shown against the value this long ago.",
     )
@@ -170,37 +195,62 @@ class KpiForm(PageForm):
         assert isinstance(parent_field, forms.ChoiceField)
         parent_field.choices = [("", "—"), *((k.pk, k.title) for k in parents)]
 
-    def service_data(self) -> dict[str, Any]:
-        """The writable KPI fields for ``kpi_create`` / ``kpi_update``."""
+    def spec(self) -> KpiSpec:
+        """The definition for ``kpi_create`` / ``kpi_update``.
+
+        Only the parameters of the chosen shape (and baseline mode) are sent: a value
+        left in a hidden field of another shape never reaches the service.
+        """
         data = self.cleaned_data
-        shape = data["shape"]
-        used = set(SHAPE_PARAMS.get(shape, ()))
-        if data.get("baseline_mode") == BaselineModeChoice.PRIOR_PERIOD:
-            used.discard("baseline")
-        else:
-            used.discard("baseline_period")
-        out: dict[str, Any] = {
-            "title": data["title"],
-            "description": data.get("description") or "",
-            "shape": shape,
-            "unit_type": data["unit_type"],
-            "unit_label": data.get("unit_label") or "",
-            "display_format": data["display_format"],
-            "category": data.get("category") or "",
-            "parent_id": data.get("parent") or None,
-            "expected_every": data.get("expected_every") or "",
-            "compare_period": data.get("compare_period") or "7d",
-            "published": bool(data.get("published")),
-        }
-        for name in PARAM_FIELDS:
-            if name in used:
-                value = data.get(name)
-                out[name] = (
-                    TEXT_PARAMS[name] if value in (None, "") and name in TEXT_PARAMS else value
+        shape = Shape(data["shape"])
+        mode = BaselineMode(data.get("baseline_mode") or BaselineMode.FIXED)
+        used = params_of(shape, mode)
+        params: dict[str, Any] = {}
+        for name in PARAM_NAMES:
+            value = data.get(name) if name in used else None
+            params[name] = None if value in (None, "") else value
+        direction, category = params["direction"], data.get("category")
+        return KpiSpec(
+            **{
+                **params,
+                "direction": Direction(direction) if direction else None,
+                "baseline_mode": mode if "baseline_mode" in used else BaselineMode.FIXED,
+            },
+            title=data["title"],
+            description=data.get("description") or "",
+            shape=shape,
+            unit_type=UnitType(data["unit_type"]),
+            unit_label=data.get("unit_label") or "",
+            display_format=DisplayFormat(data["display_format"]),
+            category=Category(category) if category else None,
+            parent_id=data.get("parent") or None,
+            expected_every=data.get("expected_every") or None,
+            compare_period=data.get("compare_period") or DEFAULT_COMPARE_PERIOD,
+            published=bool(data.get("published")),
+        )
+
+    def param_rows(self, shape: str, baseline_mode: str) -> list[ParamRow]:
+        """The shape parameter fields in layout order; those ``shape`` does not use are hidden
+        (``pulseboard.js`` shows and hides them as the shape changes, from the same map)."""
+        used = params_of(shape, baseline_mode)
+        rows = []
+        for name in PARAM_NAMES:
+            owners = [
+                (shape_of, param)
+                for shape_of, params in SHAPE_PARAMS.items()
+                for param in params
+                if param.name == name
+            ]
+            modes = {param.baseline_mode.value for _, param in owners if param.baseline_mode}
+            rows.append(
+                ParamRow(
+                    field=self[name],
+                    shapes=" ".join(shape_of.value for shape_of, _ in owners),
+                    modes=" ".join(sorted(modes)),
+                    hidden=name not in used,
                 )
-            else:
-                out[name] = TEXT_PARAMS.get(name)
-        return out
+            )
+        return rows
 
 
 def kpi_initial(kpi: Kpi) -> dict[str, Any]:
@@ -211,7 +261,7 @@ def kpi_initial(kpi: Kpi) -> dict[str, Any]:
             "title",
             "description",
             "shape",
-            *PARAM_FIELDS,
+            *PARAM_NAMES,
             "unit_type",
             "unit_label",
             "display_format",
@@ -226,28 +276,18 @@ def kpi_initial(kpi: Kpi) -> dict[str, Any]:
 
 
 def parse_value_text(text: str, *, unit_type: str) -> float:
-    """A typed value as a float; "1,234.5" and, for yes/no KPIs, "yes"/"no" are understood.
+    """A typed value as a float, read like a pulled one ("1,234.5", "99.9%", "12k", "$1.2M");
+    yes/no, true/false and on/off only for yes/no KPIs.
 
     Raises ``ValueError`` with a message to show next to the field.
     """
-    raw = (text or "").strip().replace("\u2212", "-")
-    if not raw:
-        raise ValueError("Enter a value.")
-    if len(raw) > MAX_VALUE_TEXT:
+    raw = text or ""
+    if len(raw.strip()) > MAX_VALUE_TEXT:
         raise ValueError("That is too long to be a number.")
-    if unit_type == UnitTypeChoice.BOOLEAN and raw.lower() in _BOOLEAN_WORDS:
-        return _BOOLEAN_WORDS[raw.lower()]
-    if _GROUPED.fullmatch(raw):
-        raw = raw.replace(",", "")
     try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(
-            f"“{raw[:20]}” is not a number: use digits and a decimal point, e.g. 1234.5."
-        ) from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError("Enter a finite number.")
-    return value
+        return parse_number_text(raw, words=unit_type == UnitType.BOOLEAN)
+    except NumberTextError as exc:
+        raise ValueError(_VALUE_MESSAGES[exc.reason].format(text=raw.strip()[:20])) from None
 
 
 class ValueForm(PageForm):
@@ -297,23 +337,6 @@ class OrgSwitchForm(PageForm):
     org_id = forms.IntegerField()
 
 
-class OrgForm(PageForm):
-    """Settings → Organization; ``orgs.services.org_update`` checks locale and time zone."""
-
-    name = forms.CharField(max_length=120)
-    locale = forms.CharField(
-        max_length=64,
-        help_text="How numbers, money and percentages are written, e.g. en_US, de_DE, fr_CH.",
-        widget=forms.TextInput({"list": "locale-options", "autocomplete": "off"}),
-    )
-    timezone = forms.CharField(
-        label="Time zone",
-        max_length=64,
-        help_text="Every date and time on these pages is shown in it, e.g. Europe/Berlin.",
-        widget=forms.TextInput({"list": "timezone-options", "autocomplete": "off"}),
-    )
-
-
 class AuditFilterForm(PageForm):
     kpi = forms.ChoiceField(required=False, label="KPI", choices=[("", "All KPIs")])
     actor = forms.CharField(required=False, max_length=200, label="Actor")
@@ -345,6 +368,6 @@ def preview_number(data: Mapping[str, Any], name: str) -> float | None:
     if not isinstance(raw, str) or not raw.strip():
         return None
     try:
-        return parse_value_text(raw, unit_type=UnitTypeChoice.NUMBER)
+        return parse_value_text(raw, unit_type=UnitType.NUMBER)
     except ValueError:
         return None

@@ -2,8 +2,10 @@
 
 The form has two live helpers, both htmx fragments of ``kpi_form.html``: the
 quick-create suggestion (``parse_title`` on the title as it is typed, with an
-Apply button that ``pulseboard.js`` uses to fill the fields) and the preview of
-the formatted value and target phrase for the form's current values.
+Apply button that ``pulseboard.js`` uses to fill the fields ``suggested_fields``
+gives, the same ones ``POST /parse-title`` answers) and the preview of the
+formatted value and target phrase for the form's current values. Create and edit
+hand the form's ``KpiSpec`` to one service call each.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from pulseboard.core import clock
 from pulseboard.core.errors import ValidationFailed
 from pulseboard.indicators import services as kpi_services
-from pulseboard.indicators.formatting import format_value, target_phrase
-from pulseboard.indicators.models import Kpi, UnitTypeChoice
-from pulseboard.indicators.quickcreate import Detected, parse_title
+from pulseboard.indicators.formatting import DisplayFormat, UnitType, format_value, target_phrase
+from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.quickcreate import parse_title, suggested_fields
 from pulseboard.indicators.selectors import kpi_drivers, kpi_get, kpi_list
-from pulseboard.indicators.shapes import ShapeParams
+from pulseboard.indicators.shapes import PARAM_NAMES, BaselineMode, Shape, ShapeParams
+from pulseboard.indicators.spec import DEFAULT_COMPARE_PERIOD
 from pulseboard.indicators.status import evaluate
 from pulseboard.web.access import actor_of, admin_view
 from pulseboard.web.forms import (
@@ -41,11 +44,11 @@ from pulseboard.web.tiles import STATUS_TEXT, tiles_for
 HOME_NOTE_ABOVE = 8
 MAX_TITLE_INPUT = 200
 NEW_KPI_INITIAL = {
-    "shape": "stay_above",
-    "unit_type": "number",
-    "display_format": "decimal_1",
-    "compare_period": "7d",
-    "baseline_mode": "fixed",
+    "shape": Shape.STAY_ABOVE.value,
+    "unit_type": UnitType.NUMBER.value,
+    "display_format": DisplayFormat.DECIMAL_1.value,
+    "compare_period": DEFAULT_COMPARE_PERIOD,
+    "baseline_mode": BaselineMode.FIXED.value,
     "published": True,
 }
 
@@ -70,13 +73,14 @@ def _form_page(
 ) -> HttpResponse:
     values: Mapping[str, Any] = form.data if form.is_bound else form.initial
     shape_now = str(values.get("shape") or "")
-    mode_now = str(values.get("baseline_mode") or "fixed")
+    mode_now = str(values.get("baseline_mode") or BaselineMode.FIXED)
     title = str(values.get("title") or "")
     context: dict[str, Any] = {
         "form": form,
         "kpi": kpi,
         "shape_now": shape_now,
         "mode_now": mode_now,
+        "param_rows": form.param_rows(shape_now, mode_now),
         "preview": _preview(values, request, kpi),
         "preview_sample": values.get("preview_value", "")
         if form.is_bound
@@ -110,9 +114,7 @@ def kpi_create(request: HttpRequest) -> HttpResponse:
     form = KpiForm(request.POST, parents=parents)
     if form.is_valid():
         try:
-            kpi = kpi_services.kpi_create(
-                org=org, actor=actor_of(request), data=form.service_data()
-            )
+            kpi = kpi_services.kpi_create(org=org, actor=actor_of(request), spec=form.spec())
         except ValidationFailed as exc:
             add_errors(form, exc)
         else:
@@ -132,16 +134,12 @@ def kpi_edit(request: HttpRequest, kpi_id: str) -> HttpResponse:
         return _form_page(request, KpiForm(initial=kpi_initial(kpi), parents=parents), kpi)
     form = KpiForm(request.POST, parents=parents)
     if form.is_valid():
-        data = form.service_data()
-        published = data.pop("published")
-        actor = actor_of(request)
         try:
-            kpi = kpi_services.kpi_update(kpi=kpi, actor=actor, data=data)
+            # Fields and published state in one service, one transaction.
+            kpi = kpi_services.kpi_update(kpi=kpi, actor=actor_of(request), spec=form.spec())
         except ValidationFailed as exc:
             add_errors(form, exc)
         else:
-            # Its own service, so the audit log says "published", not just "updated".
-            kpi_services.kpi_set_published(kpi=kpi, actor=actor, published=published)
             messages.success(request, f"Saved “{kpi.title}”.")
             return redirect("web:settings-kpis")
     return _form_page(request, form, kpi, status=422)
@@ -183,53 +181,23 @@ def kpi_delete(request: HttpRequest, kpi_id: str) -> HttpResponse:
     return redirect("web:settings-kpis")
 
 
-def _suggested_fields(detected: Detected) -> dict[str, Any]:
-    """The form fields Apply fills: the detected target, and defaults that make it valid."""
-    fields: dict[str, Any] = {"shape": detected.shape}
-    if detected.metric.strip():
-        fields["title"] = detected.metric.strip()
-    for name in ("threshold", "lower", "upper", "direction", "baseline"):
-        value = getattr(detected, name)
-        if value is not None:
-            fields[name] = value
-    if detected.shape == "trend":
-        # "ARR trending up" names no baseline: compare with its own value a month ago.
-        if detected.baseline is None:
-            fields.update(baseline_mode="prior_period", baseline_period="30d")
-        else:
-            fields["baseline_mode"] = "fixed"
-    if detected.unit_type:
-        fields["unit_type"] = detected.unit_type
-        fields["unit_label"] = detected.unit_label or ""
-        if detected.unit_type == UnitTypeChoice.PERCENTAGE:
-            fields["display_format"] = "percentage"
-        elif detected.unit_type == UnitTypeChoice.CURRENCY:
-            fields["display_format"] = "integer"
-    return fields
-
-
 def _suggestion(title: str) -> dict[str, Any]:
     detected = parse_title(title[:MAX_TITLE_INPUT]) if title.strip() else None
     if detected is None:
         return {"detected": None}
+    # What Apply fills in is what POST /parse-title answers, and the phrase reads it.
+    fields: dict[str, Any] = dict(suggested_fields(detected))
     params = ShapeParams(
-        shape=detected.shape,
-        threshold=detected.threshold,
-        lower=detected.lower,
-        upper=detected.upper,
-        direction=detected.direction,
-        baseline=detected.baseline,
-        baseline_mode="fixed" if detected.baseline is not None else "prior_period",
-        baseline_period=None if detected.baseline is not None else "30d",
+        shape=fields["shape"],
+        **{name: fields[name] for name in PARAM_NAMES if name in fields},
     )
-    unit_type = detected.unit_type or "number"
     phrase = target_phrase(
         params,
-        unit_type=unit_type,
-        unit_label=detected.unit_label or "",
-        display_format="percentage" if unit_type == "percentage" else "decimal_1",
+        unit_type=fields.get("unit_type", UnitType.NUMBER),
+        unit_label=fields.get("unit_label", ""),
+        display_format=fields.get("display_format", DisplayFormat.DECIMAL_1),
     )
-    unit = UNIT_LABELS.get(UnitTypeChoice(detected.unit_type), "") if detected.unit_type else ""
+    unit = UNIT_LABELS.get(UnitType(detected.unit_type), "") if detected.unit_type else ""
     if unit and detected.unit_label:
         unit = f"{unit}, {detected.unit_label}"
     return {
@@ -237,7 +205,7 @@ def _suggestion(title: str) -> dict[str, Any]:
         "detected_phrase": phrase,
         "detected_metric": detected.metric.strip(),
         "detected_unit": unit,
-        "detected_fields": json.dumps(_suggested_fields(detected)),
+        "detected_fields": json.dumps(fields),
     }
 
 
@@ -265,7 +233,7 @@ def _preview(values: Mapping[str, Any], request: HttpRequest, kpi: Kpi | None) -
             return float(raw)
         return preview_number(values, name)
 
-    unit_type = text("unit_type") if text("unit_type") in UNIT_LABELS else "number"
+    unit_type = text("unit_type") if text("unit_type") in UNIT_LABELS else UnitType.NUMBER
     display_format = text("display_format") if text("display_format") in FORMAT_LABELS else ""
     params = ShapeParams(
         shape=text("shape"),
@@ -274,7 +242,7 @@ def _preview(values: Mapping[str, Any], request: HttpRequest, kpi: Kpi | None) -
         upper=number("upper"),
         direction=text("direction") or None,
         baseline=number("baseline"),
-        baseline_mode=text("baseline_mode") or "fixed",
+        baseline_mode=text("baseline_mode") or BaselineMode.FIXED,
         baseline_period=text("baseline_period") or None,
         warn_at=number("warn_at"),
         warn_margin=number("warn_margin"),
@@ -289,7 +257,7 @@ def _preview(values: Mapping[str, Any], request: HttpRequest, kpi: Kpi | None) -
     units = {
         "unit_type": unit_type,
         "unit_label": text("unit_label"),
-        "display_format": display_format or "decimal_1",
+        "display_format": display_format or DisplayFormat.DECIMAL_1,
         "locale": org.locale,
     }
     status = evaluate(params, sample).value
