@@ -337,6 +337,23 @@ class OrgSwitchForm(PageForm):
     org_id = forms.IntegerField()
 
 
+class OrgForm(PageForm):
+    """Settings → Organization; ``orgs.services.org_update`` checks locale and time zone."""
+
+    name = forms.CharField(max_length=120)
+    locale = forms.CharField(
+        max_length=64,
+        help_text="How numbers, money and percentages are written, e.g. en_US, de_DE, fr_CH.",
+        widget=forms.TextInput({"list": "locale-options", "autocomplete": "off"}),
+    )
+    timezone = forms.CharField(
+        label="Time zone",
+        max_length=64,
+        help_text="Every date and time on these pages is shown in it, e.g. Europe/Berlin.",
+        widget=forms.TextInput({"list": "timezone-options", "autocomplete": "off"}),
+    )
+
+
 class AuditFilterForm(PageForm):
     kpi = forms.ChoiceField(required=False, label="KPI", choices=[("", "All KPIs")])
     actor = forms.CharField(required=False, max_length=200, label="Actor")
