@@ -211,6 +211,14 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     },
     # --- web: members' pages ------------------------------------------------------------
     "web:home": {"GET": WEB_MEMBER},
+    # Goals: members read; the key result's owner or an admin checks in (org A's key
+    # result has no owner, so its member gets 403); admins write.
+    "web:goals": {"GET": WEB_MEMBER},
+    "web:objective-detail": {"GET": WEB_MEMBER_OBJECT},
+    "web:key-result-detail": {"GET": WEB_MEMBER_OBJECT},
+    "web:key-result-check-in": {
+        "POST": WEB_MEMBER_OBJECT.but(member=FORBIDDEN, admin=REDIRECT, form={"value": "5"})
+    },
     "web:kpi-detail": {"GET": WEB_MEMBER_OBJECT},
     "web:kpi-history-csv": {"GET": WEB_MEMBER_OBJECT},
     "web:kpi-value": {"GET": ADMIN_ACTION, "POST": ADMIN_ACTION},
@@ -224,6 +232,19 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     },
     # --- web: admin settings ------------------------------------------------------------
     "web:settings-kpis": {"GET": WEB_ADMIN},
+    "web:cycle-create": {"GET": WEB_ADMIN, "POST": EMPTY_FORM},
+    "web:cycle-edit": {"GET": WEB_ADMIN_OBJECT, "POST": WEB_ADMIN_OBJECT.but(admin=INVALID)},
+    # Org A's cycle has an objective: deleting it is refused until that is gone.
+    "web:cycle-delete": {"GET": WEB_ADMIN_OBJECT, "POST": WEB_ADMIN_OBJECT.but(admin=CONFLICT)},
+    "web:objective-create": {"GET": WEB_ADMIN, "POST": EMPTY_FORM},
+    "web:objective-edit": {"GET": WEB_ADMIN_OBJECT, "POST": WEB_ADMIN_OBJECT.but(admin=INVALID)},
+    "web:objective-delete": {"GET": WEB_ADMIN_OBJECT, "POST": ADMIN_ACTION},
+    "web:key-result-create": {"GET": WEB_ADMIN, "POST": EMPTY_FORM},
+    "web:key-result-edit": {
+        "GET": WEB_ADMIN_OBJECT,
+        "POST": WEB_ADMIN_OBJECT.but(admin=INVALID),
+    },
+    "web:key-result-delete": {"GET": WEB_ADMIN_OBJECT, "POST": ADMIN_ACTION},
     "web:kpi-create": {"GET": WEB_ADMIN, "POST": EMPTY_FORM},
     "web:kpi-suggest": {"POST": WEB_ADMIN},
     "web:kpi-preview": {"POST": WEB_ADMIN},

@@ -3,7 +3,7 @@ transaction, nothing written on a refusal."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -376,3 +376,14 @@ def test_deleting_a_followed_kpi_is_refused_and_writes_nothing() -> None:
     assert "Churn to 2%" in str([str(o) for o in caught.value.protected_objects])
     assert snapshot() == before
     assert type(kpi).objects.filter(pk=kpi.pk).exists()
+
+
+def test_a_check_in_for_an_earlier_moment_does_not_replace_a_newer_one() -> None:
+    key_result = KeyResultFactory()
+    newer = check_in_record(key_result=key_result, actor=ACTOR, value=8)
+    check_in_record(
+        key_result=key_result, actor=ACTOR, value=3, at=newer.created_at - timedelta(days=2)
+    )
+    key_result.refresh_from_db()
+    assert key_result.current_value == 8 and key_result.checked_in_at == newer.created_at
+    assert CheckIn.objects.filter(key_result=key_result).count() == 2

@@ -346,6 +346,11 @@ def goal_board(
     return shown, others
 
 
+def key_result_list_for_kpi(*, org: Organization, kpi: Kpi) -> QuerySet[KeyResult]:
+    """The key results that follow ``kpi`` (they hold it: the KPI cannot be deleted)."""
+    return KeyResult.objects.filter(org=org, kpi=kpi).select_related("objective").order_by("title")
+
+
 def key_results_following(*, org: Organization, kpi: Kpi, now: datetime) -> list[KeyResultCard]:
     """The key results that follow ``kpi``, newest cycle first."""
     rows = list(

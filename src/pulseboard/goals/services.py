@@ -502,8 +502,10 @@ def may_check_in(*, key_result: KeyResult, user_id: int | None, is_admin: bool) 
     return is_admin or (user_id is not None and key_result.owner_id == user_id)
 
 
-def _check_in(key_result: KeyResult, actor: Actor, value: float, note: str) -> CheckIn:
-    now = clock.now()
+def _check_in(
+    key_result: KeyResult, actor: Actor, value: float, note: str, at: datetime | None = None
+) -> CheckIn:
+    when = at or clock.now()
     check_in = CheckIn.objects.create(
         org_id=key_result.org_id,
         key_result=key_result,
@@ -511,18 +513,29 @@ def _check_in(key_result: KeyResult, actor: Actor, value: float, note: str) -> C
         note=note,
         author_id=actor.user_id,
         author_label=actor.label[:200],
-        created_at=now,
+        created_at=when,
     )
-    key_result.current_value = value
-    key_result.checked_in_at = now
+    # As with KPI values (DESIGN §5), an older number never replaces a newer one.
+    if key_result.checked_in_at is None or when >= key_result.checked_in_at:
+        key_result.current_value = value
+        key_result.checked_in_at = when
     return check_in
 
 
-def check_in_record(*, key_result: KeyResult, actor: Actor, value: Any, note: Any = "") -> CheckIn:
+def check_in_record(
+    *,
+    key_result: KeyResult,
+    actor: Actor,
+    value: Any,
+    note: Any = "",
+    at: datetime | None = None,
+) -> CheckIn:
     """A check-in on a manual key result: its new current value, with an optional note.
 
     Refused (409) on a key result that follows a KPI: its value is the KPI's.
-    Allowed after the cycle has closed: late numbers happen.
+    Allowed after the cycle has closed: late numbers happen. ``at`` (default now)
+    dates a number reported for an earlier moment (the demo's history); one older
+    than the newest check-in is kept in the history without becoming current.
     """
     if key_result.kpi_id is not None:
         kpi_title = Kpi.objects.filter(pk=key_result.kpi_id).values_list("title", flat=True)
@@ -538,7 +551,7 @@ def check_in_record(*, key_result: KeyResult, actor: Actor, value: Any, note: An
         raise _fail(errors)
     before = key_result.current_value
     with transaction.atomic():
-        check_in = _check_in(key_result, actor, number, text)
+        check_in = _check_in(key_result, actor, number, text, at)
         key_result.save(update_fields=["current_value", "checked_in_at", "updated_at"])
         audit_record(
             org_id=key_result.org_id,

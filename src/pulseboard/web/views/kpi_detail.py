@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET
 from pulseboard.audit.selectors import audit_list_for_kpi
 from pulseboard.connectors.selectors import source_status
 from pulseboard.core import clock
+from pulseboard.goals.selectors import key_results_following
 from pulseboard.history.export import history_csv
 from pulseboard.history.selectors import daily_averages, history_range
 from pulseboard.indicators.evaluation import shape_params
@@ -34,6 +35,7 @@ from pulseboard.web.access import member_view
 from pulseboard.web.charts import ValueLabels, chart_guides, history_chart
 from pulseboard.web.tiles import tiles_for
 from pulseboard.web.views.audit import event_rows
+from pulseboard.web.views.goals import key_result_row
 
 RANGES: dict[str, timedelta | None] = {
     "30d": timedelta(days=30),
@@ -121,6 +123,10 @@ def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
         "drivers": drivers,
         "parent": parent,
         "source": source if is_admin else None,
+        "key_results": [
+            key_result_row(card, is_admin)
+            for card in key_results_following(org=org, kpi=kpi, now=now)
+        ],
     }
     if is_admin and source is not None:
         status = source_status(source, now=now)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from pulseboard.core import clock
 from pulseboard.core.errors import ValidationFailed
+from pulseboard.goals.selectors import key_result_list_for_kpi
 from pulseboard.indicators import services as kpi_services
 from pulseboard.indicators.formatting import DisplayFormat, UnitType, format_value, target_phrase
 from pulseboard.indicators.models import Kpi
@@ -172,11 +174,17 @@ def kpi_move(request: HttpRequest, kpi_id: str) -> HttpResponse:
 def kpi_delete(request: HttpRequest, kpi_id: str) -> HttpResponse:
     org = request.org  # type: ignore[attr-defined]
     kpi = kpi_get(org=org, kpi_id=kpi_id)
+    # Key results that follow the KPI hold it (a PROTECT foreign key): the delete is
+    # refused, naming them, until they are unlinked or deleted (DESIGN §11).
+    following = list(key_result_list_for_kpi(org=org, kpi=kpi))
+    context = {"kpi": kpi, "drivers": list(kpi_drivers(org=org, kpi=kpi)), "following": following}
     if request.method == "GET":
-        drivers = list(kpi_drivers(org=org, kpi=kpi))
-        return render(request, "web/kpi_delete.html", {"kpi": kpi, "drivers": drivers})
+        return render(request, "web/kpi_delete.html", context)
     title = kpi.title
-    kpi_services.kpi_delete(kpi=kpi, actor=actor_of(request))
+    try:
+        kpi_services.kpi_delete(kpi=kpi, actor=actor_of(request))
+    except ProtectedError:
+        return render(request, "web/kpi_delete.html", context, status=409)
     messages.success(request, f"Deleted “{title}”.")
     return redirect("web:settings-kpis")
 
