@@ -139,6 +139,7 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     # The KPI's source is manual: no secret to rotate, nothing to pull.
     "api:kpi-source-rotate": {"POST": API_ADMIN_OBJECT.but(admin=CONFLICT)},
     "api:kpi-source-pull": {"POST": API_ADMIN_OBJECT.but(admin=CONFLICT)},
+    "api:kpi-source-attempts": {"GET": API_ADMIN_OBJECT},
     "api:parse-title": {"POST": API_ANY_TOKEN.but(json={"title": "NPS above 35"})},
     "api:audit-list": {"GET": API_ADMIN},
     "api:token-list": {

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from tests.connectors.signing import signed_headers
 from tests.factories import KpiFactory
 
 from pulseboard.audit.models import AuditEvent
-from pulseboard.connectors.models import Source
+from pulseboard.connectors.models import PullAttempt, Source
 from pulseboard.indicators.models import Kpi
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +162,134 @@ def test_binding_is_audited_as_the_token(kpi: Kpi, admin: ApiClient) -> None:
         "webhook",
     )
     assert event.created_at <= datetime.now(UTC)
+
+
+# --- who sees what of a source (DESIGN §15) -----------------------------------------------
+
+KEY = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+SPREADSHEET = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
+
+
+def failing_https_get(kpi: Kpi) -> Source:
+    Source.objects.filter(kpi=kpi).update(
+        kind="https_get",
+        config={"url": f"https://api.example.com/v1/uptime?key={KEY}", "json_path": "$.up"},
+        secret_encrypted="x",
+        secret_hint="Ab12",
+        interval_seconds=300,
+        last_pulled_at=datetime(2025, 6, 2, 9, 30, tzinfo=UTC),
+        last_success_at=datetime(2025, 6, 2, 9, 0, tzinfo=UTC),
+        last_error="HTTP 503 from api.example.com",
+        last_error_at=datetime(2025, 6, 2, 9, 30, tzinfo=UTC),
+        consecutive_failures=2,
+    )
+    return Source.objects.get(kpi=kpi)
+
+
+def test_a_read_token_sees_a_sources_kind_and_health_only(kpi: Kpi) -> None:
+    failing_https_get(kpi)
+    reader = ApiClient.for_org(kpi.org, scope="read")
+    response = reader.get(f"/kpis/{kpi.pk}/source")
+    assert response.status_code == 200
+    text = response.content.decode()
+    for hidden in (KEY, "api.example.com", "$.up", "Ab12", "HTTP 503"):
+        assert hidden not in text
+    assert response.json() == {
+        "kind": "https_get",
+        "label": "HTTPS JSON",
+        "config": None,
+        "secret_hint": None,
+        "endpoint": None,
+        "interval_seconds": None,
+        "last_pulled_at": "2025-06-02T09:30:00Z",
+        "last_success_at": "2025-06-02T09:00:00Z",
+        "last_error": None,
+        "consecutive_failures": 2,
+        "status": {"summary": "HTTPS JSON: failing", "failing": True, "details": []},
+    }
+
+
+def test_an_admin_token_sees_the_settings_and_the_error(kpi: Kpi, admin: ApiClient) -> None:
+    failing_https_get(kpi)
+    body = admin.get(f"/kpis/{kpi.pk}/source").json()
+    assert body["config"]["url"] == f"https://api.example.com/v1/uptime?key={KEY}"
+    assert (body["secret_hint"], body["last_error"]) == ("Ab12", "HTTP 503 from api.example.com")
+    assert body["interval_seconds"] == 300
+    assert body["status"]["details"]
+
+
+def test_a_read_token_sees_no_spreadsheet_and_no_webhook_secret_hint(kpi: Kpi) -> None:
+    reader = ApiClient.for_org(kpi.org, scope="read")
+    Source.objects.filter(kpi=kpi).update(
+        kind="sheets", config={"spreadsheet": SPREADSHEET, "tab": "KPIs", "cell": "B2"}
+    )
+    sheets = reader.get(f"/kpis/{kpi.pk}/source")
+    assert SPREADSHEET not in sheets.content.decode() and "KPIs" not in sheets.content.decode()
+    assert sheets.json()["status"] == {"summary": "Google Sheets", "failing": False, "details": []}
+
+    ApiClient.for_org(kpi.org).put(f"/kpis/{kpi.pk}/source", {"kind": "webhook"})
+    hint = Source.objects.get(kpi=kpi).secret_hint
+    webhook = reader.get(f"/kpis/{kpi.pk}/source").json()
+    assert (webhook["kind"], webhook["secret_hint"], webhook["endpoint"]) == ("webhook", None, None)
+    assert hint not in json.dumps(webhook)
+
+
+# --- the last pull attempts ------------------------------------------------------------------
+
+
+def attempts_of(kpi: Kpi, count: int, *, start: datetime) -> None:
+    source = Source.objects.get(kpi=kpi)
+    for n in range(count):
+        ok = n % 3 != 0
+        PullAttempt.objects.create(
+            org_id=kpi.org_id,
+            source=source,
+            started_at=start + timedelta(minutes=n),
+            duration_ms=10 + n,
+            ok=ok,
+            value=float(n) if ok else None,
+            error="" if ok else f"HTTP 503 (attempt {n})",
+        )
+
+
+def test_admins_read_the_last_20_attempts_newest_first(kpi: Kpi, admin: ApiClient) -> None:
+    failing_https_get(kpi)
+    start = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
+    attempts_of(kpi, 25, start=start)
+    attempts_of(KpiFactory(org=kpi.org), 3, start=start)  # another KPI's: not listed
+    response = admin.get(f"/kpis/{kpi.pk}/source/attempts")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["kind"] == "https_get"
+    attempts = body["attempts"]
+    assert len(attempts) == 20
+    assert attempts[0] == {
+        "started_at": "2025-06-02T08:24:00Z",
+        "ok": False,
+        "value": None,
+        "error": "HTTP 503 (attempt 24)",
+        "duration_ms": 34,
+    }
+    assert attempts[1] == {
+        "started_at": "2025-06-02T08:23:00Z",
+        "ok": True,
+        "value": 23.0,
+        "error": None,
+        "duration_ms": 33,
+    }
+    assert attempts[-1]["started_at"] == "2025-06-02T08:05:00Z"
+
+
+def test_a_source_never_pulled_has_no_attempts(kpi: Kpi, admin: ApiClient) -> None:
+    assert admin.get(f"/kpis/{kpi.pk}/source/attempts").json() == {
+        "kind": "manual",
+        "attempts": [],
+    }
+
+
+def test_attempts_are_for_admin_tokens_of_the_org_only(kpi: Kpi) -> None:
+    attempts_of(kpi, 2, start=datetime(2025, 6, 2, tzinfo=UTC))
+    path = f"/kpis/{kpi.pk}/source/attempts"
+    assert ApiClient.for_org(kpi.org, scope="read").get(path).status_code == 403
+    assert ApiClient.for_org(KpiFactory().org).get(path).status_code == 404
+    assert ApiClient(None).get(path).status_code == 401

@@ -1,8 +1,11 @@
-"""REST endpoints for a KPI's source (DESIGN §10): read, bind, rotate the webhook secret.
+"""REST endpoints for a KPI's source (DESIGN §10): read, bind, rotate the webhook secret,
+pull now, and the last pull attempts.
 
-Reads take any token of the KPI's org (read tokens: published KPIs only); writes need
-an admin token. Another org's KPI is a 404. A webhook secret appears in the response
-of the bind that minted it and of each rotation, never again.
+The source read takes any token of the KPI's org (read tokens: published KPIs only, and
+the source's kind and health only, DESIGN §15: no settings, URL, spreadsheet, secret
+hint or error text); everything else needs an admin token. Another org's KPI is a 404.
+A webhook secret appears in the response of the bind that minted it and of each
+rotation, never again.
 """
 
 from __future__ import annotations
@@ -12,14 +15,22 @@ from ninja import Router
 
 from pulseboard.connectors.models import Source
 from pulseboard.connectors.pulling import pull_now
+from pulseboard.connectors.registry import CONNECTORS
 from pulseboard.connectors.schemas import (
+    PullAttemptOut,
     PullOut,
+    SourceAttemptsOut,
     SourceBoundOut,
     SourceIn,
     SourceOut,
     SourceStatusOut,
 )
-from pulseboard.connectors.selectors import source_get, source_status, webhook_endpoint_url
+from pulseboard.connectors.selectors import (
+    attempts_recent,
+    source_get,
+    source_status,
+    webhook_endpoint_url,
+)
 from pulseboard.connectors.services import source_bind, webhook_secret_rotate
 from pulseboard.connectors.webhook import WebhookConnector
 from pulseboard.core import clock
@@ -32,9 +43,15 @@ WRITE_ERRORS = {**ERRORS, 409: ErrorOut}  # the source changed meanwhile / not a
 router = Router(tags=["Sources"])
 
 
+def _label(kind: str) -> str:
+    connector = CONNECTORS.get(kind)
+    return connector.label if connector is not None else kind
+
+
 def source_out(source: Source, *, secret: str | None = None) -> SourceBoundOut:
     return SourceBoundOut(
         kind=source.kind,
+        label=_label(source.kind),
         config=dict(source.config or {}),
         secret_hint=source.secret_hint or None,
         endpoint=(
@@ -60,8 +77,34 @@ def source_out(source: Source, *, secret: str | None = None) -> SourceBoundOut:
 def kpi_source_get_endpoint(request: HttpRequest, kpi_id: str) -> SourceOut:
     caller = principal(request)
     kpi = kpi_for(caller, kpi_id)
+    source = source_get(org=caller.org, kpi_id=kpi.pk)
+    if caller.is_admin:
+        return SourceOut(**source_out(source).model_dump(exclude={"secret"}))
+    return source_health_out(source)
+
+
+def source_health_out(source: Source) -> SourceOut:
+    """What a read token sees of a source: its kind and health, no setting of any kind.
+
+    The summary is built here from the label, not taken from the connector's words, so
+    no kind can put a setting in front of a read token by describing itself.
+    """
+    failing = source.failing
+    label = _label(source.kind)
     return SourceOut(
-        **source_out(source_get(org=caller.org, kpi_id=kpi.pk)).model_dump(exclude={"secret"})
+        kind=source.kind,
+        label=label,
+        config=None,
+        secret_hint=None,
+        endpoint=None,
+        interval_seconds=None,
+        last_pulled_at=source.last_pulled_at,
+        last_success_at=source.last_success_at,
+        last_error=None,
+        consecutive_failures=source.consecutive_failures,
+        status=SourceStatusOut(
+            summary=f"{label}: failing" if failing else label, failing=failing, details=[]
+        ),
     )
 
 
@@ -95,6 +138,27 @@ def kpi_source_rotate_endpoint(request: HttpRequest, kpi_id: str) -> SourceBound
     kpi = kpi_for(caller, kpi_id)
     rotation = webhook_secret_rotate(kpi=kpi, actor=caller.actor)
     return source_out(rotation.source, secret=rotation.secret)
+
+
+@router.get(
+    "/kpis/{kpi_id}/source/attempts",
+    auth=ADMIN,
+    response={200: SourceAttemptsOut, **ERRORS},
+    operation_id="kpi_source_attempts",
+    url_name="kpi-source-attempts",
+    summary="The last 20 pull attempts of the KPI's source, newest first (admin)",
+)
+def kpi_source_attempts_endpoint(request: HttpRequest, kpi_id: str) -> SourceAttemptsOut:
+    caller = require_admin(request)
+    kpi = kpi_for(caller, kpi_id)
+    source = source_get(org=caller.org, kpi_id=kpi.pk)
+    return SourceAttemptsOut(
+        kind=source.kind,
+        attempts=[
+            PullAttemptOut.from_attempt(attempt)
+            for attempt in attempts_recent(org=caller.org, kpi_id=kpi.pk)
+        ],
+    )
 
 
 @router.post(

@@ -13,6 +13,7 @@ from ninja import Schema
 from pydantic import ConfigDict, Field
 
 from pulseboard.connectors.base import SourceStatus
+from pulseboard.connectors.models import PullAttempt
 from pulseboard.connectors.pull_services import PullRecord
 
 
@@ -45,14 +46,23 @@ class SourceStatusOut(Schema):
 
 
 class SourceOut(Schema):
+    """A KPI's source. Read tokens get its kind and health only (DESIGN §15): ``config``,
+    ``secret_hint``, ``endpoint``, ``interval_seconds`` and ``last_error`` are null for
+    them, and ``status`` carries its summary and ``failing`` without details."""
+
     kind: str
-    config: dict[str, Any] = Field(description="the non-secret settings")
-    secret_hint: str | None = Field(description="last 4 characters of the stored secret")
-    endpoint: str | None = Field(description="webhook only: where senders POST")
-    interval_seconds: int | None = Field(description="pull kinds only")
+    label: str = Field(description="the kind's name as people read it")
+    config: dict[str, Any] | None = Field(
+        description="admin tokens: the non-secret settings; read tokens: null"
+    )
+    secret_hint: str | None = Field(
+        description="admin tokens: last 4 characters of the stored secret"
+    )
+    endpoint: str | None = Field(description="admin tokens, webhook only: where senders POST")
+    interval_seconds: int | None = Field(description="admin tokens, pull kinds only")
     last_pulled_at: datetime | None
     last_success_at: datetime | None
-    last_error: str | None
+    last_error: str | None = Field(description="admin tokens: the last pull error")
     consecutive_failures: int
     status: SourceStatusOut
 
@@ -61,6 +71,29 @@ class SourceBoundOut(SourceOut):
     secret: str | None = Field(
         description="a newly minted webhook secret: shown in this response only, store it now"
     )
+
+
+class PullAttemptOut(Schema):
+    started_at: datetime
+    ok: bool
+    value: float | None = Field(description="the value read, when ok")
+    error: str | None = Field(description="why the pull failed, when not ok")
+    duration_ms: int
+
+    @classmethod
+    def from_attempt(cls, attempt: PullAttempt) -> PullAttemptOut:
+        return cls(
+            started_at=attempt.started_at,
+            ok=attempt.ok,
+            value=attempt.value if attempt.ok else None,
+            error=attempt.error or None,
+            duration_ms=attempt.duration_ms,
+        )
+
+
+class SourceAttemptsOut(Schema):
+    kind: str
+    attempts: list[PullAttemptOut] = Field(description="the last 20 pulls, newest first")
 
 
 class PullOut(Schema):

@@ -16,13 +16,15 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from pulseboard.connectors.base import SourceState, SourceStatus
-from pulseboard.connectors.models import Source, WebhookDelivery
+from pulseboard.connectors.models import PullAttempt, Source, WebhookDelivery
 from pulseboard.connectors.registry import CONNECTORS
 from pulseboard.connectors.webhook import WebhookConnector
 from pulseboard.core.errors import NotFound
 from pulseboard.orgs.models import Organization
 
 DELIVERIES_SHOWN: Final = 20
+# The pull attempts admins are shown (pull_services keeps at least this many per source).
+ATTEMPTS_SHOWN: Final = 20
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,15 @@ def webhook_target_get(*, kpi_id: str) -> WebhookTarget | None:
     return WebhookTarget(
         source_id=source_id, kpi_id=kpi_id, org_id=org_id, secret_encrypted=secret_encrypted
     )
+
+
+def attempts_recent(
+    *, org: Organization, kpi_id: str, limit: int = ATTEMPTS_SHOWN
+) -> QuerySet[PullAttempt]:
+    """The latest pull attempts of one KPI's source, newest first (admins only)."""
+    return PullAttempt.objects.filter(org=org, source__kpi_id=kpi_id).order_by(
+        "-started_at", "-pk"
+    )[:limit]
 
 
 def deliveries_recent(
