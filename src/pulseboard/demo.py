@@ -1,4 +1,5 @@
-"""The demo organization: realistic KPIs across all four shapes with months of history."""
+"""The demo organization: realistic KPIs across all four shapes with months of history, and
+goals for this quarter and the last one with key results in every status."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from typing import Any
 from django.db import transaction
 
 from pulseboard.core.actors import Actor
+from pulseboard.goals.services import (
+    check_in_record,
+    cycle_create,
+    key_result_create,
+    objective_create,
+)
 from pulseboard.history.services import history_backfill
+from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.services import kpi_create
 from pulseboard.indicators.spec import KpiSpec
 from pulseboard.orgs.models import Organization
@@ -153,8 +161,9 @@ def demo_create(*, now: datetime, progress: Callable[[int], object] | None = Non
         return False
     rng = random.Random(20261124)
     actor = Actor.system("demo")
+    kpis: dict[str, Kpi] = {}
     with transaction.atomic():
-        org, _ = admin_bootstrap(email=DEMO_EMAIL, password=DEMO_PASSWORD, org_name=DEMO_ORG)
+        org, owner = admin_bootstrap(email=DEMO_EMAIL, password=DEMO_PASSWORD, org_name=DEMO_ORG)
         for spec in DEMO_KPIS:
             kpi = kpi_create(org=org, actor=actor, spec=KpiSpec(**spec.fields, published=True))
             start = now - timedelta(days=DAYS - 1)
@@ -162,6 +171,104 @@ def demo_create(*, now: datetime, progress: Callable[[int], object] | None = Non
                 (start + timedelta(days=day), float(spec.series(day, rng))) for day in range(DAYS)
             ]
             history_backfill(kpi=kpi, points=points, actor=actor, source="demo")
+            kpis[kpi.title] = Kpi.objects.get(pk=kpi.pk)
             if progress:
                 progress(1)
+        demo_goals_create(org=org, kpis=kpis, owner_id=owner.pk, now=now, actor=actor)
     return True
+
+
+def _spread(low: float, high: float, fraction: float) -> float:
+    """The value ``fraction`` of the way from ``low`` to ``high``."""
+    return low + (high - low) * fraction
+
+
+def demo_goals_create(
+    *, org: Organization, kpis: dict[str, Kpi], owner_id: int, now: datetime, actor: Actor
+) -> None:
+    """A running quarter and the one before it, with objectives whose key results cover
+    every status: KPI-linked ones set around the KPIs' current values (so they land where
+    intended whatever the demo's numbers), manual ones with check-ins, one with none."""
+    today = now.date()
+    current = cycle_create(
+        org=org,
+        actor=actor,
+        data={
+            "name": "This quarter",
+            "starts_on": today - timedelta(days=45),
+            "ends_on": today + timedelta(days=44),
+        },
+    )
+    last = cycle_create(
+        org=org,
+        actor=actor,
+        data={
+            "name": "Last quarter",
+            "starts_on": today - timedelta(days=135),
+            "ends_on": today - timedelta(days=46),
+        },
+    )
+    customers = objective_create(
+        org=org,
+        actor=actor,
+        data={
+            "title": "Customers love the product and stay",
+            "description": "Retention is the growth lever for this year.",
+            "cycle_id": current.pk,
+            "owner_id": owner_id,
+        },
+    )
+    nps = kpis["NPS"].current_value or 0.0
+    churn = kpis["Monthly churn"].current_value or 0.0
+    for data in (
+        # Half the quarter gone: progress 0.5 is on track, 0.33 at risk.
+        {"title": "NPS up by 10 points", "kind": "increase_to", "kpi_id": kpis["NPS"].pk,
+         "start_value": round(nps - 5), "target_value": round(nps - 5) + 10, "weight": 2},
+        {"title": "Monthly churn down by a point", "kind": "decrease_to",
+         "kpi_id": kpis["Monthly churn"].pk, "start_value": round(churn + 0.33, 2),
+         "target_value": round(churn + 0.33 - 1, 2)},
+        {"title": "Uptime stays above 99.9%", "kind": "stay_above",
+         "kpi_id": kpis["Uptime"].pk, "target_value": 99.9},
+    ):  # fmt: skip
+        key_result_create(objective=customers, actor=actor, data={**data, "owner_id": owner_id})
+    product = objective_create(
+        org=org,
+        actor=actor,
+        data={"title": "Ship a calmer, faster product", "cycle_id": current.pk},
+    )
+    started = datetime.combine(current.starts_on, datetime.min.time(), tzinfo=now.tzinfo)
+    for title, target, check_ins in (
+        ("Onboarding redesign shipped (%)", 100, [20, 45, 55]),  # on track
+        ("Docs pages rewritten", 60, [12, 20]),  # at risk
+        ("Enterprise deals signed", 10, [1, 2]),  # behind
+        ("Accessibility findings fixed", 40, []),  # no check-in yet: no data
+    ):
+        key_result = key_result_create(
+            objective=product,
+            actor=actor,
+            data={"title": title, "kind": "increase_to", "start_value": 0,
+                  "target_value": target, "display_format": "integer"},
+        )  # fmt: skip
+        for n, value in enumerate(check_ins, start=1):
+            at = _spread(0, 44, n / len(check_ins))
+            check_in_record(
+                key_result=key_result, actor=actor, value=value, at=started + timedelta(days=at)
+            )
+    revenue = objective_create(
+        org=org, actor=actor, data={"title": "Grow recurring revenue", "cycle_id": last.pk}
+    )
+    key_result_create(
+        objective=revenue,
+        actor=actor,
+        data={"title": "ARR past $1.45M", "kind": "increase_to", "kpi_id": kpis["ARR"].pk,
+              "start_value": 1_200_000, "target_value": 1_450_000},
+    )  # fmt: skip
+    partners = key_result_create(
+        objective=revenue,
+        actor=actor,
+        data={"title": "Reseller partners signed", "kind": "increase_to", "start_value": 0,
+              "target_value": 5, "display_format": "integer"},
+    )  # fmt: skip
+    check_in_record(
+        key_result=partners, actor=actor, value=3, at=now - timedelta(days=50), note="two in talks"
+    )
