@@ -15,9 +15,9 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from pulseboard.audit.actions import Action
 from pulseboard.audit.services import audit_record
@@ -289,6 +289,27 @@ def _import_statuses(kpi: Kpi, rows: list[tuple[datetime, float]]) -> list[Statu
     return statuses
 
 
+_INSERT_FIELDS: Final = ("org", "kpi", "value", "observed_at", "recorded_at", "status", "source")
+
+
+def _history_insert(rows: Sequence[tuple[Any, ...]]) -> None:
+    """INSERT history rows given as ``_INSERT_FIELDS`` tuples, in one ``executemany``.
+
+    For an import of 100,000 rows, ``bulk_create`` spends about four times longer
+    building model instances and SQL than the database spends inserting (measured with
+    bench/history_import.py); the rows are plain values here, adapted like the ORM does.
+    """
+    quote = connection.ops.quote_name
+    meta = KpiHistory._meta
+    column_of = {field.name: str(field.column) for field in meta.concrete_fields}
+    columns = ", ".join(quote(column_of[name]) for name in _INSERT_FIELDS)
+    marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    # Only the model's own table and column names are spliced in, quoted; values are bound.
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 def history_import(
     *,
     kpi: Kpi,
@@ -328,21 +349,15 @@ def history_import(
         if not plan.new:
             return outcome
         statuses = _import_statuses(locked, plan.new)
+        adapt = connection.ops.adapt_datetimefield_value
+        recorded_at = adapt(now)
         history = [
-            KpiHistory(
-                org_id=locked.org_id,
-                kpi_id=locked.pk,
-                value=value,
-                observed_at=when,
-                recorded_at=now,
-                status=status,
-                source=source,
-            )
+            (locked.org_id, locked.pk, value, adapt(when), recorded_at, status, source)
             for (when, value), status in zip(plan.new, statuses, strict=True)
         ]
         for start in range(0, len(history), IMPORT_BATCH):
             batch = history[start : start + IMPORT_BATCH]
-            KpiHistory.objects.bulk_create(batch)
+            _history_insert(batch)
             if progress is not None:
                 progress(len(batch))
         previous = locked.current_value
