@@ -38,6 +38,13 @@ def cli() -> None:
 @click.option("--no-worker", is_flag=True, help="do not run the pull worker in-process")
 def serve(host: str, port: int, workers: int, threads: int, no_worker: bool) -> None:
     """Migrate, then serve the web app (and the pull worker unless --no-worker)."""
+    from pulseboard.config.env import ConfigurationError, base_url_derive
+
+    try:
+        # Before settings load: links must name this server's port, not the default one.
+        base_url, derived = base_url_derive(host=host, port=port)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
     _django()
     from django.core.management import call_command
     from django.db import connections
@@ -55,6 +62,11 @@ def serve(host: str, port: int, workers: int, threads: int, no_worker: bool) -> 
     enable_multiprocess(get_env().data_dir / "metrics")
     hooks = {} if no_worker else gunicorn_hooks()
     click.echo(f"Pulseboard listening on http://{host}:{port}/")
+    if derived:
+        click.echo(
+            f"Links (webhook endpoints, invites, password resets) use {base_url}/; behind a "
+            "proxy or on another host name, set PULSEBOARD_BASE_URL to the public URL."
+        )
     options = gunicorn_options(host=host, port=port, workers=workers, threads=threads, **hooks)
     GunicornServer(options, lambda: application).run()
 

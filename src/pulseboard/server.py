@@ -39,5 +39,11 @@ def gunicorn_options(
         "accesslog": None,
         "graceful_timeout": 10,
         "timeout": 30,
+        # Forwarded headers are judged in one place, against PULSEBOARD_TRUSTED_PROXIES
+        # (core.client_address); gunicorn's own X-Forwarded-Proto handling is off.
+        "secure_scheme_headers": {},
+        # The most gunicorn allows: longer URLs up to here reach Django, whose 414 has the
+        # API's JSON shape under /api/ (core.request_guard); beyond it gunicorn answers.
+        "limit_request_line": 8190,
         **hooks,
     }

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -220,3 +221,69 @@ def test_multiprocess_mode_sums_what_every_process_counted(tmp_path: Path) -> No
     assert (
         registry.get_sample_value("pulseboard_pull_duration_seconds_count", {"kind": "sheets"}) == 2
     )
+
+
+# --- PULSEBOARD_METRICS_TOKEN ------------------------------------------------------------
+
+METRICS_TOKEN = "scrape-me-0123456789abcdef"
+
+
+@pytest.fixture
+def metrics_token(settings: Any) -> str:
+    settings.PULSEBOARD = {**settings.PULSEBOARD, "METRICS_TOKEN": METRICS_TOKEN}
+    return METRICS_TOKEN
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer wrong-token",
+        f"Basic {METRICS_TOKEN}",
+        f"Bearer {METRICS_TOKEN}x",
+        f"Bearer {METRICS_TOKEN[:-1]}",
+        "Bearer ünïcode",
+    ],
+)
+def test_with_a_metrics_token_other_callers_get_401(
+    client: Client, metrics_token: str, authorization: str | None
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = client.get("/metrics", headers=headers)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert "pulseboard_" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_with_a_metrics_token_the_bearer_gets_the_metrics(
+    client: Client, metrics_token: str
+) -> None:
+    response = client.get("/metrics", headers={"Authorization": f"bearer {metrics_token}"})
+    assert response.status_code == 200
+    assert "pulseboard_" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_without_a_metrics_token_metrics_stay_open(client: Client) -> None:
+    assert client.get("/metrics").status_code == 200
+
+
+def test_the_token_is_compared_in_constant_time(
+    client: Client, metrics_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hmac
+
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(given: bytes, expected: bytes) -> bool:
+        compared.append((given, expected))
+        return real(given, expected)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    client.get("/metrics", headers={"Authorization": "Bearer guess"})
+    assert compared == [(b"guess", metrics_token.encode())]

@@ -1,17 +1,25 @@
-"""Login with the e-mail address, logout, the password reset flow and session cookie settings."""
+"""Login with the e-mail address, logout, a bad reset link, session cookies and idle timeout.
+
+The reset flow itself (e-mail, throttling) is in ``test_password_reset.py``.
+"""
 
 from __future__ import annotations
 
-import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from tests.factories import PASSWORD
 
-from pulseboard.orgs.models import Membership, User
+from pulseboard.core import clock
+from pulseboard.orgs.models import Membership
 
 pytestmark = pytest.mark.django_db
 
@@ -50,37 +58,60 @@ def test_logout_is_a_post_and_ends_the_session(member_client: Client) -> None:
     assert member_client.get(reverse("web:home")).status_code == 302
 
 
-def test_password_reset_mails_a_link_on_the_public_url_that_sets_a_new_password(
-    member: Membership, mailoutbox: list[Any], settings: Any
-) -> None:
-    settings.PULSEBOARD = {**settings.PULSEBOARD, "BASE_URL": "https://kpi.example.com"}
-    client = Client(HTTP_HOST="evil.example.net")
-    settings.ALLOWED_HOSTS = ["evil.example.net"]
-    response = client.post(reverse("web:password-reset"), {"email": member.user.email})
-    assert response["Location"] == reverse("web:password-reset-done")
-    assert len(mailoutbox) == 1
-    body = mailoutbox[0].body
-    match = re.search(r"https://kpi\.example\.com(/password-reset/[^/\s]+/[^/\s]+/)", body)
-    assert match is not None and "evil.example.net" not in body
-    form_url = client.get(match.group(1)).url  # Django swaps the token for a session marker
-    response = client.post(
-        form_url,
-        {"new_password1": "a-brand-new-passphrase", "new_password2": "a-brand-new-passphrase"},
-    )
-    assert response["Location"] == reverse("web:password-reset-complete")
-    assert User.objects.get(pk=member.user_id).check_password("a-brand-new-passphrase")
-
-
-def test_password_reset_does_not_reveal_whether_an_address_has_an_account(
-    mailoutbox: list[Any],
-) -> None:
-    response = Client().post(reverse("web:password-reset"), {"email": "nobody@example.com"})
-    assert response["Location"] == reverse("web:password-reset-done")
-    assert mailoutbox == []
-
-
 def test_a_bad_reset_link_says_so() -> None:
     body = Client().get(
         reverse("web:password-reset-confirm", args=["MQ", "bad-token"]), follow=True
     )
     assert "Link no longer valid" in body.content.decode()
+
+
+# --- Idle session timeout (PULSEBOARD_SESSION_IDLE_MINUTES) ------------------------------
+
+
+def session_expiry(client: Client) -> datetime:
+    return Session.objects.get(session_key=client.session.session_key).expire_date
+
+
+def session_writes(queries: CaptureQueriesContext) -> list[str]:
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if "django_session" in q["sql"]
+        and q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT"))
+    ]
+
+
+def test_an_active_session_is_refreshed_at_most_once_per_interval(
+    member: Membership, settings: Any
+) -> None:
+    client = Client()
+    start = clock.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        client.force_login(member.user)
+        client.get(reverse("web:home"))  # the first signed-in request stamps the session
+        stamped = session_expiry(client)
+        traveller.shift(timedelta(seconds=settings.PULSEBOARD["SESSION_REFRESH_SECONDS"] - 1))
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("web:home")).status_code == 200
+        assert session_writes(queries) == []  # no write per request
+        assert session_expiry(client) == stamped
+        traveller.shift(timedelta(seconds=2))
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("web:home"))
+        assert len(session_writes(queries)) == 1
+    assert session_expiry(client) > stamped
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert int(cookie["max-age"]) == settings.SESSION_COOKIE_AGE
+
+
+def test_a_session_idle_longer_than_the_timeout_ends(member: Membership, settings: Any) -> None:
+    settings.SESSION_COOKIE_AGE = 30 * 60
+    settings.PULSEBOARD = {**settings.PULSEBOARD, "SESSION_REFRESH_SECONDS": 180}
+    client = Client()
+    with time_machine.travel(clock.now(), tick=False) as traveller:
+        client.force_login(member.user)
+        for _ in range(4):  # active for an hour, a request every 15 minutes: still in
+            traveller.shift(timedelta(minutes=15))
+            assert client.get(reverse("web:home")).status_code == 200
+        traveller.shift(timedelta(minutes=31))  # then idle past the timeout
+        assert client.get(reverse("web:home")).status_code == 302

@@ -9,10 +9,12 @@ from typing import Any
 import dj_database_url
 from csp.constants import NONE, SELF
 
-from pulseboard.config.env import get_env, resolve_keys
+from pulseboard.config.env import EmailConfig, email_config, get_env, resolve_keys
 
 ENV = get_env()
 SECRET_KEY, ENCRYPTION_KEYS = resolve_keys(ENV)
+# Lower case: not a Django setting of its own (Django reads upper-case names only).
+email = email_config(ENV)
 DEBUG = ENV.debug
 ALLOWED_HOSTS = ENV.split(ENV.allowed_hosts)
 CSRF_TRUSTED_ORIGINS = ENV.split(ENV.csrf_trusted_origins)
@@ -35,16 +37,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later middleware (the HTTPS redirect, CSRF) must see the real scheme.
+    "pulseboard.core.client_address.TrustedProxyMiddleware",
     "pulseboard.ops.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "pulseboard.api.ApiErrorShapeMiddleware",
     "pulseboard.core.db_outage.DatabaseOutageMiddleware",
     "pulseboard.core.request_guard.NulPathGuardMiddleware",
+    "pulseboard.core.request_guard.UriLengthGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "pulseboard.orgs.middleware.SessionIdleMiddleware",
     "pulseboard.orgs.middleware.CurrentOrgMiddleware",
     "pulseboard.orgs.timezone_middleware.OrgTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -131,16 +137,18 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = ENV.secure_cookies or ENV.https
-CSRF_COOKIE_SECURE = ENV.secure_cookies or ENV.https
+# Secure whenever clients reach us over HTTPS: a cookie sent once over plain HTTP (a
+# mistyped http:// link) could be read on the way.
+SESSION_COOKIE_SECURE = ENV.public_https
+CSRF_COOKIE_SECURE = ENV.public_https
 if ENV.https:
     SECURE_SSL_REDIRECT = True
     # Load balancers probe the processes (and Prometheus scrapes them) directly over
     # plain HTTP; a redirect would read as "down".
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
-    # `pulseboard serve` speaks plain HTTP, so HTTPS means a TLS-terminating proxy
-    # in front that sets X-Forwarded-Proto (docs/operations.md).
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # `pulseboard serve` speaks plain HTTP, so HTTPS means a TLS-terminating proxy in
+    # front that sets X-Forwarded-Proto (docs/operations.md). Not SECURE_PROXY_SSL_HEADER:
+    # that believes every peer; core.client_address believes PULSEBOARD_TRUSTED_PROXIES.
     SECURE_HSTS_SECONDS = ENV.hsts_seconds
     # Covers only subdomains of Pulseboard's own host name.
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -148,7 +156,9 @@ if ENV.https:
     # Preloading commits the whole registrable domain in browsers' built-in lists;
     # that is the operator's decision (PULSEBOARD_HSTS_PRELOAD), not a missing setting.
     SILENCED_SYSTEM_CHECKS = [] if ENV.hsts_preload else ["security.W021"]
-SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
+# An idle timeout, not an absolute one: orgs.middleware.SessionIdleMiddleware re-saves an
+# active session (and so pushes this age forward) at most every SESSION_REFRESH_SECONDS.
+SESSION_COOKIE_AGE = ENV.session_idle_minutes * 60
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -167,11 +177,39 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-DEFAULT_FROM_EMAIL = "pulseboard@localhost"
+
+def email_settings(config: EmailConfig | None) -> dict[str, Any]:
+    """Django's e-mail settings for ``PULSEBOARD_EMAIL_URL`` (tests apply them the same way)."""
+    if config is None:
+        # No e-mail configured: nothing is sent and nothing goes to a log either (a reset
+        # link in a log is an account for whoever reads it). The pages say mail is off.
+        return {"EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
+    return {
+        "EMAIL_BACKEND": "pulseboard.orgs.mail.SmtpEmailBackend",
+        "EMAIL_HOST": config.host,
+        "EMAIL_PORT": config.port,
+        "EMAIL_HOST_USER": config.username,
+        "EMAIL_HOST_PASSWORD": config.password,
+        "EMAIL_USE_TLS": config.use_starttls,
+        "EMAIL_USE_SSL": config.use_implicit_tls,
+        "DEFAULT_FROM_EMAIL": config.from_address,
+        "SERVER_EMAIL": config.from_address,
+    }
+
+
+globals().update(email_settings(email))
+# A page that sends mail waits for the mail server: never longer than this.
+EMAIL_TIMEOUT = 10
 
 PULSEBOARD = {
     "BASE_URL": ENV.base_url.rstrip("/"),
+    "EMAIL_ENABLED": email is not None,
+    "TRUSTED_PROXIES": ENV.trusted_proxies,
+    "METRICS_TOKEN": ENV.metrics_token.get_secret_value() if ENV.metrics_token else "",
+    # How often an active session is re-saved (its idle clock reset): a tenth of the idle
+    # timeout, at most an hour, so an active user costs one session write per interval,
+    # not one per request.
+    "SESSION_REFRESH_SECONDS": min(ENV.session_idle_minutes * 6, 3600),
     "ALLOW_PRIVATE_CIDRS": ENV.allow_private_cidrs,
     "CA_BUNDLE": ENV.ca_bundle,
     "WORKER_CONCURRENCY": ENV.worker_concurrency,

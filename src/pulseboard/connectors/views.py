@@ -30,10 +30,10 @@ from pulseboard.connectors.webhook import (
     verify,
 )
 from pulseboard.core import clock
+from pulseboard.core.client_address import client_ip
 from pulseboard.core.crypto import DecryptionFailed, cipher
 from pulseboard.core.errors import ValidationFailed
 from pulseboard.core.metrics import record_webhook
-from pulseboard.orgs.api_auth import client_ip
 
 logger = logging.getLogger(__name__)
 

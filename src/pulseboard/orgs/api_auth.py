@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from pulseboard.core.actors import Actor, ActorKind
+from pulseboard.core.client_address import client_ip
 from pulseboard.core.errors import Forbidden
 from pulseboard.orgs.models import ApiToken, Organization
 from pulseboard.orgs.roles import TokenScope
@@ -27,10 +28,6 @@ class ApiPrincipal:
     @property
     def is_admin(self) -> bool:
         return self.token.scope == TokenScope.ADMIN
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class ApiTokenAuth(HttpBearer):

@@ -1,19 +1,50 @@
-"""Attach the request's organization and membership (``request.org``, ``request.membership``).
+"""Per-request session work: the request's organization, and the session's idle timeout.
 
-A user in several orgs picks one; the choice lives in the session. Every web view
-reads the org from here, never from a URL parameter, so another org's data is
-unreachable by construction.
+``CurrentOrgMiddleware`` attaches the request's organization and membership
+(``request.org``, ``request.membership``). A user in several orgs picks one; the choice
+lives in the session. Every web view reads the org from here, never from a URL
+parameter, so another org's data is unreachable by construction.
+
+``SessionIdleMiddleware`` makes ``SESSION_COOKIE_AGE`` (``PULSEBOARD_SESSION_IDLE_MINUTES``)
+an idle timeout. Django expires a session that long after it was last *saved*;
+``SESSION_SAVE_EVERY_REQUEST`` would keep active sessions alive at the cost of one
+database write per page view. Instead a signed-in session is re-saved only when its
+last refresh is older than ``SESSION_REFRESH_SECONDS`` (a tenth of the timeout, at most
+an hour): one write per interval per active user, and a session ends between
+timeout minus interval and timeout after its last request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from pulseboard.core import clock
 from pulseboard.orgs.selectors import membership_list_for_user
 
 SESSION_KEY = "pulseboard_org_id"
+REFRESHED_KEY = "pulseboard_refreshed_at"
+
+
+class SessionIdleMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = int(clock.now().timestamp())
+            refreshed = request.session.get(REFRESHED_KEY)
+            config: Mapping[str, Any] = settings.PULSEBOARD
+            interval = int(config["SESSION_REFRESH_SECONDS"])
+            if not isinstance(refreshed, int) or not 0 <= now - refreshed < interval:
+                # A changed session is saved, which moves its expiry (and the cookie's)
+                # a full SESSION_COOKIE_AGE ahead.
+                request.session[REFRESHED_KEY] = now
+        return self.get_response(request)
 
 
 class CurrentOrgMiddleware:

@@ -134,11 +134,13 @@ class ApiWriteWindow(models.Model):
 
 
 class LoginFailureWindow(models.Model):
-    """Failed password checks of one (e-mail, client address) pair (``orgs/login_throttle.py``).
+    """A 15-minute throttle window (``orgs/login_throttle.py``): failed password checks of
+    one (e-mail, client address) pair, or password-reset requests for one e-mail address
+    or from one client address (``failures`` counts the attempts either way).
 
-    The key is a keyed hash of the pair, so neither the address typed (sometimes a
-    password pasted into the wrong box) nor the client's IP is stored. One row per pair
-    while it has recent failures; a successful login deletes it.
+    The key is a keyed hash of the purpose and the parts, so neither the address typed
+    (sometimes a password pasted into the wrong box) nor the client's IP is stored. One
+    row per key while it has recent attempts; a successful login deletes its pair's row.
     """
 
     key = models.CharField(max_length=64, primary_key=True)

@@ -18,8 +18,8 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from pulseboard.core.actors import Actor
+from pulseboard.core.client_address import client_ip
 from pulseboard.core.errors import NotFound
-from pulseboard.orgs.api_auth import client_ip
 
 View: TypeAlias = Callable[..., HttpResponseBase]
 

@@ -17,8 +17,8 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from pulseboard.core import clock
+from pulseboard.core.client_address import client_ip
 from pulseboard.core.errors import DomainError, NotFound
-from pulseboard.orgs.api_auth import client_ip
 from pulseboard.orgs.middleware import SESSION_KEY
 from pulseboard.orgs.selectors import invite_get_by_token
 from pulseboard.orgs.services import invite_accept as accept

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pulseboard.core import clock
 from pulseboard.core.errors import Conflict, NotFound, ValidationFailed
 from pulseboard.orgs import services as org_services
+from pulseboard.orgs.mail import invite_mail_send, mail_enabled
 from pulseboard.orgs.selectors import (
     invite_get,
     invite_list_pending,
@@ -45,6 +46,7 @@ def _page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpRespo
         "invites": list(invite_list_pending(org=org, now=clock.now())),
         "invite_form": InviteForm(),
         "roles": RoleForm.base_fields["role"].choices,  # type: ignore[attr-defined]
+        "mail_enabled": mail_enabled(),
         **extra,
     }
     return render(request, "web/members.html", context, status=status)
@@ -71,7 +73,12 @@ def member_invite(request: HttpRequest) -> HttpResponse:
         except (ValidationFailed, Conflict) as exc:
             add_errors(form, exc)
         else:
-            response = _page(request, new_invite=invite, invite_link=invite_url(token))
+            link = invite_url(token)
+            # None: not attempted (no address, or e-mail off); False: the server refused.
+            emailed = None
+            if invite.email and mail_enabled():
+                emailed = invite_mail_send(invite=invite, link=link)
+            response = _page(request, new_invite=invite, invite_link=link, invite_emailed=emailed)
             # The link is a credential: no cache may keep this page.
             add_never_cache_headers(response)
             return response
