@@ -223,6 +223,7 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     },
     "web:kpi-detail": {"GET": WEB_MEMBER_OBJECT},
     "web:kpi-history-csv": {"GET": WEB_MEMBER_OBJECT},
+    "web:kpi-history-json": {"GET": WEB_MEMBER_OBJECT},
     "web:kpi-value": {"GET": ADMIN_ACTION, "POST": ADMIN_ACTION},
     "web:connections": {"GET": WEB_MEMBER},
     # Members are sent back to the page with a message; admins go on to Google.

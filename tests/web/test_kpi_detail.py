@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from tests.factories import KpiFactory
+from tests.factories import KpiFactory, MembershipFactory
 
+from pulseboard.audit.actions import Action
+from pulseboard.audit.services import audit_record
 from pulseboard.connectors.models import Source
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
@@ -117,11 +121,127 @@ def test_csv_download_streams_the_range(member_client: Client, uptime: Kpi) -> N
     assert [float(r[1]) for r in rows[1:]] == [99.5, 99.91, 99.97, 99.99]
 
 
+def test_json_download_streams_the_range_as_the_api_does(
+    member_client: Client, uptime: Kpi
+) -> None:
+    page_body = page(member_client, uptime, "?range=1y")
+    assert reverse("web:kpi-history-json", args=[uptime.pk]) + "?range=1y" in page_body
+    response = member_client.get(reverse("web:kpi-history-json", args=[uptime.pk]) + "?range=90d")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert 'filename="uptime-history-90d.json"' in response["Content-Disposition"]
+    document = json.loads(b"".join(response.streaming_content))
+    assert document["kpi_id"] == uptime.pk
+    assert [row["value"] for row in document["history"]] == [99.91, 99.97, 99.99]
+    assert set(document["history"][0]) == {
+        "observed_at",
+        "value",
+        "status",
+        "source",
+        "recorded_at",
+    }
+
+
+def test_a_drafts_json_download_is_a_404_for_members(
+    member_client: Client, admin_client: Client, admin: Membership
+) -> None:
+    draft = KpiFactory(org=admin.org, published=False)
+    url = reverse("web:kpi-history-json", args=[draft.pk])
+    assert member_client.get(url).status_code == 404
+    assert admin_client.get(url).status_code == 200
+
+
 def test_recent_audit_events_of_the_kpi_are_listed(
+    member_client: Client, admin_client: Client, uptime: Kpi, admin: Membership
+) -> None:
+    assert admin.user.email in page(admin_client, uptime)
+    body = page(member_client, uptime)
+    assert "value.recorded" in body and "a team member" in body
+    assert admin.user.email not in body
+
+
+KEY = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+SPREADSHEET = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
+
+
+def leaky_events(kpi: Kpi, admin: Membership) -> None:
+    """Events as recorded before redaction existed (they are not migrated), an admin's
+    IP address, and a webhook delivery from a sender's address."""
+    audit_record(
+        org_id=kpi.org_id,
+        actor=Actor.for_user(admin.user, ip="203.0.113.77"),
+        action=Action.SOURCE_BOUND,
+        target_type="kpi",
+        target_id=kpi.pk,
+        target_label=kpi.title,
+        before={"kind": "manual", "config": {}, "secret_hint": None},
+        after={
+            "kind": "https_get",
+            "config": {"url": f"https://api.example.com/v1?key={KEY}", "json_path": "$.up"},
+            "secret_hint": "Ab12",
+            "interval_seconds": 300,
+        },
+    )
+    audit_record(
+        org_id=kpi.org_id,
+        actor=Actor.for_user(admin.user, ip="203.0.113.77"),
+        action=Action.SOURCE_CONFIG_CHANGED,
+        target_type="kpi",
+        target_id=kpi.pk,
+        target_label=kpi.title,
+        before={"kind": "sheets", "config": {"spreadsheet": SPREADSHEET, "cell": "B2"}},
+        after={"kind": "sheets", "config": {"spreadsheet": SPREADSHEET, "cell": "C3"}},
+    )
+    value_record(
+        kpi=kpi,
+        value=99.98,
+        observed_at=None,
+        source="webhook",
+        actor=replace(Actor.connector("webhook", "src-1"), ip="198.51.100.23"),
+    )
+
+
+def test_members_see_no_source_settings_email_or_ip_in_recent_changes(
     member_client: Client, uptime: Kpi, admin: Membership
 ) -> None:
+    leaky_events(uptime, admin)
     body = page(member_client, uptime)
-    assert "value.recorded" in body and admin.user.email in body
+    section = body.split('id="events-title"')[1]
+    for hidden in (
+        KEY,
+        "api.example.com",
+        "$.up",
+        "Ab12",
+        SPREADSHEET,
+        "203.0.113.77",
+        "198.51.100.23",
+        admin.user.email,
+        "connector:webhook",
+    ):
+        assert hidden not in body, hidden
+    assert "source.bound" in section and "https_get" in section  # the kind change stays
+    assert "Webhook source" in section and "a team member" in section
+
+
+def test_admins_see_the_events_as_recorded(
+    admin_client: Client, uptime: Kpi, admin: Membership
+) -> None:
+    leaky_events(uptime, admin)
+    body = page(admin_client, uptime)
+    for shown in ("203.0.113.77", "198.51.100.23", admin.user.email, "connector:webhook"):
+        assert shown in body, shown
+
+
+def test_a_members_own_events_say_you(admin: Membership, uptime: Kpi) -> None:
+    # A member who was an admin when they set a value reads it as theirs.
+    member = MembershipFactory(org=admin.org)
+    value_record(
+        kpi=uptime, value=1.0, observed_at=None, source="manual", actor=Actor.for_user(member.user)
+    )
+    client = Client()
+    client.force_login(member.user)
+    section = page(client, uptime).split('id="events-title"')[1]
+    assert ">you<" in section and member.user.email not in section
 
 
 def test_the_kpi_tree_links_parent_and_published_drivers(

@@ -1,8 +1,10 @@
-"""Settings → KPIs → Source: binding from the web, the once-shown secret, rotation, deliveries."""
+"""Settings → KPIs → Source: binding from the web, the once-shown secret, rotation, deliveries,
+and the last pull attempts."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from tests.connectors.signing import signed_headers
 from tests.factories import PASSWORD, KpiFactory, MembershipFactory
 
 from pulseboard.audit.models import AuditEvent
-from pulseboard.connectors.models import Source
+from pulseboard.connectors.models import PullAttempt, Source
 from pulseboard.connectors.registry import CONNECTORS
 from pulseboard.history.services import value_record
 from pulseboard.indicators.models import Kpi
@@ -206,3 +208,45 @@ def test_signed_out_visitors_are_sent_to_log_in(kpi: Kpi) -> None:
     response = Client().get(page(kpi))
     assert response.status_code == 302
     assert reverse("web:login") in response["Location"]
+
+
+def pulled_attempts(kpi: Kpi, count: int) -> None:
+    Source.objects.filter(kpi=kpi).update(
+        kind="https_get", config={"url": "https://api.example.com/up", "json_path": "$.up"}
+    )
+    source = Source.objects.get(kpi=kpi)
+    start = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
+    for n in range(count):
+        ok = n % 2 == 0
+        PullAttempt.objects.create(
+            org_id=kpi.org_id,
+            source=source,
+            started_at=start + timedelta(minutes=n),
+            duration_ms=100 + n,
+            ok=ok,
+            value=1000.0 + n if ok else None,
+            error="" if ok else f"HTTP 503 from api.example.com (pull {n})",
+        )
+
+
+def test_the_last_20_pull_attempts_are_listed_newest_first(kpi: Kpi, admin: Client) -> None:
+    pulled_attempts(kpi, 25)
+    pulled_attempts(KpiFactory(org=kpi.org), 3)  # another KPI's: not listed here
+    body = text(admin.get(page(kpi)))
+    section = body.split('id="attempts-title"')[1].split("</section>")[0]
+    assert section.count('class="attempt-') == 20
+    assert "HTTP 503 from api.example.com (pull 23)" in section  # the newest failure
+    assert "1024.0" in section and "124 ms" in section  # the newest success and its duration
+    assert "(pull 5)" in section and "(pull 3)" not in section  # the 5 oldest are not shown
+    assert section.index("(pull 23)") < section.index("(pull 21)")
+
+
+def test_a_pull_source_never_pulled_says_so(kpi: Kpi, admin: Client) -> None:
+    pulled_attempts(kpi, 0)
+    body = text(admin.get(page(kpi)))
+    assert 'id="attempts-title"' in body and "No pull yet" in body
+
+
+def test_a_webhook_source_has_no_attempts_section(kpi: Kpi, admin: Client) -> None:
+    bind_webhook(admin, kpi)
+    assert 'id="attempts-title"' not in text(admin.get(page(kpi)))

@@ -42,6 +42,7 @@ urlpatterns = [
     path("invite/<str:token>/", invites.invite_accept, name="invite-accept"),
     path("kpis/<str:kpi_id>/", kpi_detail.kpi_detail, name="kpi-detail"),
     path("kpis/<str:kpi_id>/history.csv", kpi_detail.kpi_history_csv, name="kpi-history-csv"),
+    path("kpis/<str:kpi_id>/history.json", kpi_detail.kpi_history_json, name="kpi-history-json"),
     path("kpis/<str:kpi_id>/value/", kpi_value.kpi_value, name="kpi-value"),
     path("goals/", goals.goals, name="goals"),
     path("goals/cycles/new/", goals.cycle_create, name="cycle-create"),

@@ -1,8 +1,10 @@
-"""KPI detail (/kpis/<id>/): history chart, history table, CSV download, audit, KPI tree.
+"""KPI detail (/kpis/<id>/): history chart, history table, CSV and JSON download, audit,
+KPI tree.
 
-Members see published KPIs with their recent audit events (who changed the
-target, who set a value); a draft is a 404 for them, as is any KPI of another
-org. Admins also see the source's status with its last error.
+Members see published KPIs with their recent audit events (what changed, when, and
+a neutral "who": no e-mail, IP address or source setting, see ``web.member_audit``);
+a draft is a 404 for them, as is any KPI of another org. Admins see the events as
+recorded, and the source's status with its last error.
 The chart draws every point of the range when there are few enough, and
 one average per day otherwise, so "all" stays light on a KPI fed every minute.
 """
@@ -25,7 +27,7 @@ from pulseboard.audit.selectors import audit_list_for_kpi
 from pulseboard.connectors.selectors import source_status
 from pulseboard.core import clock
 from pulseboard.goals.selectors import key_results_following
-from pulseboard.history.export import history_csv
+from pulseboard.history.export import history_csv, history_json
 from pulseboard.history.selectors import daily_averages, history_range
 from pulseboard.indicators.evaluation import shape_params
 from pulseboard.indicators.formatting import format_value
@@ -33,6 +35,7 @@ from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_drivers, kpi_get
 from pulseboard.web.access import member_view
 from pulseboard.web.charts import ValueLabels, chart_guides, history_chart
+from pulseboard.web.member_audit import member_event_rows
 from pulseboard.web.tiles import tiles_for
 from pulseboard.web.views.audit import event_rows
 from pulseboard.web.views.goals import key_result_row
@@ -110,6 +113,7 @@ def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
     drivers = [d for d in kpi_drivers(org=org, kpi=kpi) if d.published or is_admin]
     parent = kpi.parent if kpi.parent and (kpi.parent.published or is_admin) else None
     source = getattr(kpi, "source", None)
+    events = audit_list_for_kpi(org_id=org.pk, kpi_id=kpi.pk, limit=AUDIT_SHOWN)
     context: dict[str, Any] = {
         "tile": tiles_for(org=org, kpis=[kpi], now=now, sparklines=False)[0],
         "kpi": kpi,
@@ -119,7 +123,9 @@ def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
         "range": range_name,
         "page": page,
         "history": history,
-        "events": event_rows(audit_list_for_kpi(org_id=org.pk, kpi_id=kpi.pk, limit=AUDIT_SHOWN)),
+        "events": event_rows(events)
+        if is_admin
+        else member_event_rows(events, viewer_id=request.user.pk),
         "drivers": drivers,
         "parent": parent,
         "source": source if is_admin else None,
@@ -136,15 +142,34 @@ def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
     return render(request, "web/kpi_detail.html", context)
 
 
+EXPORTS = {
+    # The API's export (history/export.py), streamed the same way: any size, constant memory.
+    "csv": (history_csv, "text/csv; charset=utf-8"),
+    "json": (history_json, "application/json"),
+}
+
+
+def _history_download(request: HttpRequest, kpi_id: str, extension: str) -> HttpResponseBase:
+    kpi = _visible_kpi(request, kpi_id)
+    range_name, since = _range(request)
+    rows, content_type = EXPORTS[extension]
+    response = StreamingHttpResponse(
+        rows(org_id=kpi.org_id, kpi_id=kpi.pk, since=since), content_type=content_type
+    )
+    name = slugify(kpi.title)[:60] or "kpi"
+    response["Content-Disposition"] = (
+        f'attachment; filename="{name}-history-{range_name}.{extension}"'
+    )
+    return response
+
+
 @member_view
 @require_GET
 def kpi_history_csv(request: HttpRequest, kpi_id: str) -> HttpResponseBase:
-    kpi = _visible_kpi(request, kpi_id)
-    range_name, since = _range(request)
-    response = StreamingHttpResponse(
-        history_csv(org_id=kpi.org_id, kpi_id=kpi.pk, since=since),
-        content_type="text/csv; charset=utf-8",
-    )
-    name = slugify(kpi.title)[:60] or "kpi"
-    response["Content-Disposition"] = f'attachment; filename="{name}-history-{range_name}.csv"'
-    return response
+    return _history_download(request, kpi_id, "csv")
+
+
+@member_view
+@require_GET
+def kpi_history_json(request: HttpRequest, kpi_id: str) -> HttpResponseBase:
+    return _history_download(request, kpi_id, "json")

@@ -4,7 +4,8 @@ The kind picker and each kind's inputs come from the connector registry, so a ne
 connector appears here without a change to this page. A minted or rotated webhook
 secret is rendered in the response of the POST that made it, and never again (the
 page then shows its hint); that response is marked ``no-store``. Rotation takes a
-confirmation step. The last 20 accepted deliveries are listed.
+confirmation step. The last 20 accepted deliveries are listed, and the last 20 pull
+attempts (time, outcome, value or error, duration) of a source that has any.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pulseboard.connectors.examples import examples_for
 from pulseboard.connectors.models import Source
 from pulseboard.connectors.registry import CONNECTORS, connector_for
 from pulseboard.connectors.selectors import (
+    attempts_recent,
     deliveries_recent,
     source_get,
     source_status,
@@ -116,6 +118,7 @@ def _page(
         "endpoint": endpoint,
         "examples": examples_for(endpoint) if webhook else [],
         "deliveries": list(deliveries_recent(org=request.org, kpi_id=kpi.pk)) if webhook else [],  # type: ignore[attr-defined]
+        "attempts": list(attempts_recent(org=request.org, kpi_id=kpi.pk)),  # type: ignore[attr-defined]
         "secret": secret,
         "confirm_rotate": confirm_rotate,
         "error": error,
