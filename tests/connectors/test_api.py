@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -293,3 +294,9 @@ def test_attempts_are_for_admin_tokens_of_the_org_only(kpi: Kpi) -> None:
     assert ApiClient.for_org(kpi.org, scope="read").get(path).status_code == 403
     assert ApiClient.for_org(KpiFactory().org).get(path).status_code == 404
     assert ApiClient(None).get(path).status_code == 401
+
+
+def test_the_docs_read_scope_names_the_source_read_and_its_limits() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    (read_row,) = [line for line in docs.splitlines() if line.startswith("| `read` |")]
+    assert "`GET /kpis/{id}/source`" in read_row and "kind and health" in read_row
