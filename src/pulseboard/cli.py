@@ -146,23 +146,44 @@ def worker(
 @click.option("--email", required=True)
 @click.option("--org", "org_name", required=True, help="organization name (created if new)")
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
-def createadmin(email: str, org_name: str, password_stdin: bool) -> None:
-    """Create (or promote) an admin of an organization."""
+@click.option(
+    "--reset-password",
+    is_flag=True,
+    help="set a new password on an existing account (otherwise it is never changed)",
+)
+def createadmin(email: str, org_name: str, password_stdin: bool, reset_password: bool) -> None:
+    """Create (or promote) an admin of an organization.
+
+    A new account needs a password that passes the password rules (length, not common,
+    not numeric, not like the e-mail address). An existing account is made an admin and
+    keeps its password, which logs it in to every org it belongs to, unless
+    --reset-password is given.
+    """
     _django()
     from pulseboard.core.errors import DomainError
+    from pulseboard.orgs.selectors import user_get_by_email
     from pulseboard.orgs.services import admin_bootstrap
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        raise click.ClickException("the password must be at least 8 characters")
+    existing = user_get_by_email(email=email) is not None
+    password = None
+    if reset_password or not existing:
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        org, user = admin_bootstrap(email=email, password=password, org_name=org_name)
+        org, user = admin_bootstrap(
+            email=email, password=password, org_name=org_name, reset_password=reset_password
+        )
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"{user.email} is an admin of {org.name} (slug: {org.slug})")
+    if existing:
+        click.echo(
+            "The account existed: its password was changed."
+            if reset_password
+            else "The account existed: its password is unchanged (--reset-password sets one)."
+        )
 
 
 @cli.command()

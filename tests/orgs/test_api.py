@@ -7,12 +7,18 @@ from typing import Any
 
 import pytest
 from tests.api_client import ApiClient
-from tests.factories import MembershipFactory, OrganizationFactory
+from tests.factories import KpiFactory, MembershipFactory, OrganizationFactory
 
 from pulseboard.audit.models import AuditEvent
 from pulseboard.core.actors import Actor
 from pulseboard.orgs.models import ApiToken
-from pulseboard.orgs.services import token_create
+from pulseboard.orgs.services import (
+    DEMOTED,
+    REMOVED,
+    member_remove,
+    member_role_change,
+    token_create,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +127,39 @@ def test_read_token_cannot_list_create_or_revoke(org: Any) -> None:
     assert reader.delete(f"/tokens/{own.pk}").status_code == 403
     own.refresh_from_db()
     assert own.is_active
+
+
+def test_an_admins_tokens_stop_at_demotion_and_removal_chain_included(org: Any) -> None:
+    """Issue 12 item 2: a demoted, then removed admin's tokens edit and mint nothing."""
+    leaving = MembershipFactory(org=org, role="admin")
+    staying = Actor.for_user(MembershipFactory(org=org, role="admin").user)
+    kpi = KpiFactory(org=org, title="NPS")
+    mine = Actor.for_user(leaving.user)
+    admin_token = ApiClient(token_create(org=org, actor=mine, name="ci", scope="admin")[1])
+    reader = ApiClient(token_create(org=org, actor=mine, name="tv", scope="read")[1])
+    assert admin_token.patch(f"/kpis/{kpi.pk}", {"title": "NPS (edited)"}).status_code == 200
+    minted = admin_token.post("/tokens", {"name": "child", "scope": "admin"})
+    assert minted.status_code == 201
+    child = ApiClient(minted.json()["token"])
+    assert child.get("/tokens").status_code == 200
+
+    member_role_change(membership=leaving, role="member", actor=staying)
+    for client in (admin_token, child):
+        assert client.patch(f"/kpis/{kpi.pk}", {"title": "hijack"}).status_code == 401
+        assert client.post("/tokens", {"name": "again", "scope": "admin"}).status_code == 401
+    assert reader.get(f"/kpis/{kpi.pk}").status_code == 200  # as the member still can
+    assert reader.patch(f"/kpis/{kpi.pk}", {"title": "hijack"}).status_code == 403
+
+    member_remove(membership=leaving, actor=staying)
+    assert reader.get(f"/kpis/{kpi.pk}").status_code == 401
+    kpi.refresh_from_db()
+    assert kpi.title == "NPS (edited)"
+    assert ApiToken.objects.filter(org=org, name="again").count() == 0
+    reasons = AuditEvent.objects.filter(org=org, action="token.revoked").values_list(
+        "target_label", "after"
+    )
+    assert sorted(reasons) == [
+        ("child", {"reason": DEMOTED}),
+        ("ci", {"reason": DEMOTED}),
+        ("tv", {"reason": REMOVED}),
+    ]

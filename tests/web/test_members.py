@@ -1,18 +1,22 @@
-"""Settings → Members: list, invite link shown once, role change, removal, the last admin."""
+"""Settings → Members: list, invite link shown once, role change, removal, the last admin, and
+what a demoted or removed admin's tokens and invite links can still do (nothing)."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from tests.factories import MembershipFactory
+from tests.api_client import ApiClient
+from tests.factories import KpiFactory, MembershipFactory
 
+from pulseboard.audit.models import AuditEvent
 from pulseboard.core.actors import Actor
 from pulseboard.core.tokens import hash_token
-from pulseboard.orgs.models import Invite, Membership
-from pulseboard.orgs.services import member_invite
+from pulseboard.orgs.models import Invite, Membership, User
+from pulseboard.orgs.services import DEMOTED, REMOVED, member_invite
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +111,65 @@ def test_revoking_an_invite_kills_its_link(admin_client: Client, admin: Membersh
     response = Client().get(reverse("web:invite-accept", args=[token]))
     assert response.status_code == 410 and "expired" in response.content.decode()
     assert "Anyone with the link" not in admin_client.get(reverse("web:members")).content.decode()
+
+
+def _shown_once(response: Any, pattern: str) -> str:
+    match = re.search(pattern, response.content.decode())
+    assert match is not None
+    return match.group(1)
+
+
+def test_a_demoted_then_removed_admin_keeps_no_admin_power(
+    admin_client: Client, admin: Membership
+) -> None:
+    """Issue 12 item 2, as reported: tokens and an invite link minted before the demotion."""
+    leaving = MembershipFactory(org=admin.org, role="admin")
+    kpi = KpiFactory(org=admin.org, title="NPS")
+    theirs = Client()
+    theirs.force_login(leaving.user)
+    made = theirs.post(reverse("web:token-create"), {"name": "ci", "scope": "admin"})
+    admin_token = _shown_once(made, r'id="new-token" type="text" readonly value="([^"]+)"')
+    made = theirs.post(reverse("web:token-create"), {"name": "tv", "scope": "read"})
+    read_token = _shown_once(made, r'id="new-token" type="text" readonly value="([^"]+)"')
+    made = theirs.post(reverse("web:member-invite"), {"email": "", "role": "admin"})
+    invite_path = _shown_once(made, r'value="https?://[^"/]+(/invite/[^"/]+/)"')
+    as_admin = ApiClient(admin_token)
+    assert as_admin.patch(f"/kpis/{kpi.pk}", {"title": "NPS!"}).status_code == 200
+
+    response = admin_client.post(
+        reverse("web:member-role", args=[leaving.pk]), {"role": "member"}, follow=True
+    )
+    assert "Revoked with it: 1 API token and 1 pending invite they created." in (
+        response.content.decode()
+    )
+    assert as_admin.patch(f"/kpis/{kpi.pk}", {"title": "hijack"}).status_code == 401
+    assert as_admin.post("/tokens", {"name": "x", "scope": "admin"}).status_code == 401
+    assert ApiClient(read_token).get("/kpis").status_code == 200
+    assert Client().get(invite_path).status_code == 410
+    rejoin = Client().post(
+        invite_path, {"email": "back@example.com", "password": "rejoin-as-admin-9"}
+    )
+    assert rejoin.status_code == 410 and not User.objects.filter(email="back@example.com").exists()
+
+    response = admin_client.post(reverse("web:member-remove", args=[leaving.pk]), follow=True)
+    assert "Revoked with it: 1 API token they created." in response.content.decode()
+    assert ApiClient(read_token).get("/kpis").status_code == 401
+    assert theirs.get(reverse("web:members")).status_code == 403
+    events = AuditEvent.objects.filter(
+        org=admin.org, action__in=["token.revoked", "invite.revoked"]
+    )
+    assert sorted((e.action, e.after["reason"]) for e in events) == [
+        ("invite.revoked", DEMOTED),
+        ("token.revoked", DEMOTED),
+        ("token.revoked", REMOVED),
+    ]
+    assert all(e.actor_id == str(admin.user_id) for e in events)
+
+
+def test_an_admin_who_leaves_is_told_what_was_revoked(
+    admin_client: Client, admin: Membership
+) -> None:
+    MembershipFactory(org=admin.org, role="admin")
+    member_invite(org=admin.org, actor=Actor.for_user(admin.user), role="member")
+    response = admin_client.post(reverse("web:member-remove", args=[admin.pk]), follow=True)
+    assert "Revoked with it: 1 pending invite you created." in response.content.decode()

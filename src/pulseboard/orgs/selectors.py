@@ -12,6 +12,11 @@ from pulseboard.orgs.models import ApiToken, Invite, Membership, Organization, U
 from pulseboard.orgs.roles import Role
 
 
+def user_get_by_email(*, email: str) -> User | None:
+    """The account with this address (addresses are stored lower-case), or None."""
+    return User.objects.filter(email=email.strip().lower()).first()
+
+
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("org").order_by("org__name")
 

@@ -8,20 +8,23 @@ links that expire; only the hash of the link's token is stored.
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils.text import slugify
 
 from pulseboard.core import clock
-from pulseboard.core.actors import Actor
+from pulseboard.core.actors import Actor, ActorKind
 from pulseboard.core.errors import Conflict, NotFound, ValidationFailed
 from pulseboard.core.tokens import hash_token, mint_token
 from pulseboard.orgs.actions import OrgAction
 from pulseboard.orgs.audit_hook import audit_record
+from pulseboard.orgs.invite_throttle import accept_slot_take
 from pulseboard.orgs.localization import (
     MAX_NAME,
     SettingInvalid,
@@ -123,17 +126,34 @@ def org_update(
     return current
 
 
+def password_check(password: object, *, user: User) -> str:
+    """``password`` when Django's validators accept it for ``user``; ValidationFailed if not.
+
+    ``user`` may be unsaved (``User(email=...)``): the similarity check compares the
+    password with the account's e-mail address either way.
+    """
+    if not isinstance(password, str) or not password:
+        raise ValidationFailed("password: required", errors={"password": "a password is required"})
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        message = " ".join(exc.messages)
+        raise ValidationFailed(f"password: {message}", errors={"password": message}) from None
+    return password
+
+
 def user_get_or_create(*, email: str, password: str | None) -> tuple[User, bool]:
-    email = email.strip().lower()
-    if "@" not in email:
-        raise ValidationFailed("email: not an e-mail address", errors={"email": "invalid"})
-    user = User.objects.filter(email=email).first()
+    """The account with this address, or a new one with ``password`` (validated).
+
+    An existing account's password is never changed here: one address is one login
+    across every org, so a reset must be asked for (``admin_bootstrap(reset_password=True)``).
+    """
+    address = _email(email, required=True)
+    user = User.objects.filter(email=address).first()
     if user is not None:
-        if password:
-            user.set_password(password)
-            user.save(update_fields=["password"])
         return user, False
-    return User.objects.create_user(email=email, password=password), True
+    checked = password_check(password, user=User(email=address))
+    return User.objects.create_user(email=address, password=checked), True
 
 
 def member_add(*, org: Organization, user: User, role: Role, actor: Actor) -> Membership:
@@ -154,14 +174,36 @@ def member_add(*, org: Organization, user: User, role: Role, actor: Actor) -> Me
     return membership
 
 
-def admin_bootstrap(*, email: str, password: str, org_name: str) -> tuple[Organization, User]:
-    """``pulseboard createadmin``: the org (created if new) with this user as an admin."""
+def admin_bootstrap(
+    *,
+    email: str,
+    password: str | None,
+    org_name: str,
+    reset_password: bool = False,
+    check_password: bool = True,
+) -> tuple[Organization, User]:
+    """``pulseboard createadmin``: the org (created if new) with this user as an admin.
+
+    A new account gets ``password`` once Django's validators accept it. An existing
+    account keeps its password (it logs in to every org it belongs to) unless
+    ``reset_password`` asks for the new one, validated the same way. ``check_password``
+    is False only for the demo account, whose password is published in the README.
+    """
     actor = Actor.system("createadmin")
+    address = _email(email, required=True)
     with transaction.atomic():
         org = Organization.objects.filter(name=org_name.strip()).first() or org_create(
             name=org_name, actor=actor
         )
-        user, _ = user_get_or_create(email=email, password=password)
+        user = User.objects.select_for_update().filter(email=address).first()
+        if user is None or reset_password:
+            account = user or User(email=address)
+            checked = password_check(password, user=account) if check_password else password
+            if user is None:
+                user = User.objects.create_user(email=address, password=checked)
+            else:
+                user.set_password(checked)
+                user.save(update_fields=["password"])
         membership = Membership.objects.filter(org=org, user=user).first()
         if membership is None:
             member_add(org=org, user=user, role=Role.ADMIN, actor=actor)
@@ -179,6 +221,22 @@ def admin_bootstrap(*, email: str, password: str, org_name: str) -> tuple[Organi
                 after={"role": Role.ADMIN.value},
             )
     return org, user
+
+
+def _answers_to(*, org: Organization, actor: Actor) -> int | None:
+    """The person a new token's power comes from: the user, or the minting token's person.
+
+    A token minted through the API answers to whoever made the token that minted it, so
+    revoking that person's tokens (``member_role_change``) reaches the whole chain. None:
+    minted by the operator (``pulseboard token create``) or a token of theirs.
+    """
+    if actor.kind == ActorKind.TOKEN:
+        return (
+            ApiToken.objects.filter(org=org, pk=actor.id)
+            .values_list("created_by_id", flat=True)
+            .first()
+        )
+    return actor.user_id
 
 
 def token_create(*, org: Organization, actor: Actor, name: str, scope: str) -> tuple[ApiToken, str]:
@@ -199,7 +257,7 @@ def token_create(*, org: Organization, actor: Actor, name: str, scope: str) -> t
             prefix=minted.prefix,
             token_digest=minted.digest,
             scope=scope,
-            created_by_id=actor.user_id,
+            created_by_id=_answers_to(org=org, actor=actor),
         )
         audit_record(
             org_id=org.pk,
@@ -213,7 +271,8 @@ def token_create(*, org: Organization, actor: Actor, name: str, scope: str) -> t
     return token, minted.plaintext
 
 
-def token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
+def token_revoke(*, token: ApiToken, actor: Actor, reason: str = "") -> ApiToken:
+    """Revoke a token from the next request on; ``reason`` (audited) when not asked for."""
     if token.revoked_at is not None:
         return token
     with transaction.atomic():
@@ -226,21 +285,38 @@ def token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
             target_type="token",
             target_id=token.pk,
             target_label=token.name,
+            after={"reason": reason} if reason else None,
         )
     return token
 
 
 def token_authenticate(*, plaintext: str) -> ApiToken | None:
-    """The active token with this plaintext, or None; marks it used (at most once a minute)."""
+    """The active token with this plaintext, or None; marks it used (at most once a minute).
+
+    A token acts with at most the power its person still has in the org: an admin token
+    whose person is no longer an admin there, or any token whose person left, does not
+    authenticate. Losing the role revokes those tokens (``member_role_change``,
+    ``member_remove``); this check, in the same query, also covers one minted while the
+    role was being taken away. Operator tokens (no person) are not affected.
+    """
     if not plaintext or len(plaintext) > 200:
         return None
+    person = Membership.objects.filter(org_id=OuterRef("org_id"), user_id=OuterRef("created_by_id"))
     token = (
         ApiToken.objects.filter(token_digest=hash_token(plaintext), revoked_at__isnull=True)
+        .annotate(
+            person_member=Exists(person),
+            person_admin=Exists(person.filter(role=Role.ADMIN)),
+        )
         .select_related("org")
         .first()
     )
     if token is None:
         return None
+    if token.created_by_id is not None:
+        allowed = token.person_admin if token.scope == TokenScope.ADMIN else token.person_member  # type: ignore[attr-defined]
+        if not allowed:
+            return None
     now = clock.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
@@ -329,8 +405,11 @@ def member_invite(
     return invite, minted.plaintext
 
 
-def invite_revoke(*, invite: Invite, actor: Actor) -> Invite:
-    """End an unused invite's lifetime now; a used invite cannot be revoked (it is spent)."""
+def invite_revoke(*, invite: Invite, actor: Actor, reason: str = "") -> Invite:
+    """End an unused invite's lifetime now; a used invite cannot be revoked (it is spent).
+
+    ``reason`` (audited) when the revocation was not asked for.
+    """
     with transaction.atomic():
         current = Invite.objects.select_for_update().get(pk=invite.pk)
         if current.used_at is not None:
@@ -347,19 +426,15 @@ def invite_revoke(*, invite: Invite, actor: Actor) -> Invite:
             target_type="invite",
             target_id=current.pk,
             target_label=current.email or "invite link",
+            after={"reason": reason} if reason else None,
         )
     return current
 
 
-def _check_password(password: object, email: str) -> str:
-    if not isinstance(password, str) or not password:
-        raise ValidationFailed("password: required", errors={"password": "a password is required"})
-    try:
-        validate_password(password, user=User(email=email))
-    except DjangoValidationError as exc:
-        message = " ".join(exc.messages)
-        raise ValidationFailed(f"password: {message}", errors={"password": message}) from None
-    return password
+EXISTING_ACCOUNT = (
+    "This e-mail address cannot be used to create an account here. If you already have "
+    "an account, log in, then open this invite link again."
+)
 
 
 def invite_accept(
@@ -374,9 +449,24 @@ def invite_accept(
 
     The invite is locked, checked and spent in the same transaction as the
     membership, so a link can never be used twice, even by two racing requests.
+
+    A new account's answer must not tell whether the address already has one (issue
+    12): the address and the password are checked first, the same way for every address,
+    and only a request that would otherwise create the account learns that the address
+    is taken, as a 422 on the e-mail field like any other refusal. That last signal
+    cannot go without e-mail verification; it costs a strong password, a usable invite
+    link, and an attempt counted against the client and the link
+    (``orgs/invite_throttle.py``), and a successful probe spends the link and leaves an
+    account and an audit event behind.
+
+    An invite whose creator is no longer an admin of its org is refused: losing admin
+    revokes it (``member_role_change``), and this holds even for one created while the
+    role was being changed.
     """
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise NotFound("This invite link is not valid.")
+    # Outside the transaction below: a refused attempt must still count.
+    accept_slot_take(token=token, ip=ip, now=clock.now())
     with transaction.atomic():
         invite = (
             Invite.objects.select_for_update()
@@ -390,6 +480,8 @@ def invite_accept(
         problem = invite_problem(invite, now=now)
         if problem:
             raise Conflict(problem)
+        if invite.created_by_id is not None and not _is_admin(invite.org_id, invite.created_by_id):
+            raise Conflict("This invite link is no longer valid. Ask an admin for a new one.")
         if user is None:
             address = _email(email, required=True)
             if invite.email and address != invite.email:
@@ -397,13 +489,19 @@ def invite_accept(
                     f"email: this invite is for {invite.email}",
                     errors={"email": f"this invite is for {invite.email}"},
                 )
+            checked = password_check(password, user=User(email=address))
             if User.objects.filter(email=address).exists():
-                raise Conflict(
-                    "An account with this e-mail address exists: log in, then open the "
-                    "invite link again."
+                raise ValidationFailed(
+                    f"email: {EXISTING_ACCOUNT}", errors={"email": EXISTING_ACCOUNT}
                 )
-            _check_password(password, address)
-            user = User.objects.create_user(email=address, password=password)
+            try:
+                with transaction.atomic():
+                    user = User.objects.create_user(email=address, password=checked)
+            except IntegrityError:
+                # A racing request created the account first: the same answer as above.
+                raise ValidationFailed(
+                    f"email: {EXISTING_ACCOUNT}", errors={"email": EXISTING_ACCOUNT}
+                ) from None
         elif invite.email and user.email.lower() != invite.email:
             raise ValidationFailed(
                 f"email: this invite is for {invite.email}, you are logged in as {user.email}",
@@ -446,7 +544,56 @@ def _last_admin_guard(membership: Membership, verb: str) -> Membership:
     return current
 
 
-def member_role_change(*, membership: Membership, role: str, actor: Actor) -> Membership:
+@dataclass(frozen=True)
+class Revoked:
+    """What a member's lost role took with it: API tokens and pending invites revoked."""
+
+    tokens: int = 0
+    invites: int = 0
+
+
+DEMOTED = "its creator is no longer an admin"
+REMOVED = "its creator left the organization"
+
+
+def _is_admin(org_id: int, user_id: int) -> bool:
+    return Membership.objects.filter(org_id=org_id, user_id=user_id, role=Role.ADMIN).exists()
+
+
+def _creations_revoke(*, membership: Membership, actor: Actor, removed: bool) -> Revoked:
+    """Revoke what ``membership``'s person made that would outlive their power.
+
+    Demoted: their admin-scope tokens of the org and every pending invite they created
+    (a member cannot invite, so nothing they sent stays valid; member invites too).
+    Removed: also their read-scope tokens, since they can no longer read the org
+    either. Each revocation is audited with its reason, in the caller's transaction.
+    """
+    now = clock.now()
+    tokens = ApiToken.objects.select_for_update().filter(
+        org_id=membership.org_id, created_by_id=membership.user_id, revoked_at__isnull=True
+    )
+    if not removed:
+        tokens = tokens.filter(scope=TokenScope.ADMIN)
+    invites = Invite.objects.select_for_update().filter(
+        org_id=membership.org_id,
+        created_by_id=membership.user_id,
+        used_at__isnull=True,
+        expires_at__gt=now,
+    )
+    reason = REMOVED if removed else DEMOTED
+    revoked_tokens = list(tokens.order_by("pk"))
+    revoked_invites = list(invites.order_by("pk"))
+    for token in revoked_tokens:
+        token_revoke(token=token, actor=actor, reason=reason)
+    for invite in revoked_invites:
+        invite_revoke(invite=invite, actor=actor, reason=reason)
+    return Revoked(tokens=len(revoked_tokens), invites=len(revoked_invites))
+
+
+def member_role_change(
+    *, membership: Membership, role: str, actor: Actor
+) -> tuple[Membership, Revoked]:
+    """Change a member's role; a demoted admin's admin tokens and pending invites are revoked."""
     new_role = _role(role)
     with transaction.atomic():
         if new_role == Role.ADMIN:
@@ -454,7 +601,7 @@ def member_role_change(*, membership: Membership, role: str, actor: Actor) -> Me
         else:
             current = _last_admin_guard(membership, "demoted")
         if current.role == new_role:
-            return current
+            return current, Revoked()
         before = current.role
         current.role = new_role
         current.save(update_fields=["role"])
@@ -468,10 +615,14 @@ def member_role_change(*, membership: Membership, role: str, actor: Actor) -> Me
             before={"role": before},
             after={"role": new_role.value},
         )
-    return current
+        revoked = Revoked()
+        if before == Role.ADMIN:
+            revoked = _creations_revoke(membership=current, actor=actor, removed=False)
+    return current, revoked
 
 
-def member_remove(*, membership: Membership, actor: Actor) -> None:
+def member_remove(*, membership: Membership, actor: Actor) -> Revoked:
+    """Remove a member; every token of the org they made and their pending invites go too."""
     with transaction.atomic():
         current = _last_admin_guard(membership, "removed")
         audit_record(
@@ -483,4 +634,6 @@ def member_remove(*, membership: Membership, actor: Actor) -> None:
             target_label=current.user.email,
             before={"role": current.role},
         )
+        revoked = _creations_revoke(membership=current, actor=actor, removed=True)
         current.delete()
+    return revoked

@@ -2,7 +2,9 @@
 
 Signed in: one button joins the invite's org. Signed out: a short form creates
 the account (or a link to log in first and come back). Expired, used and
-unknown links say so and offer nothing to submit.
+unknown links say so and offer nothing to submit. Whether a typed address already
+has an account shows only where it cannot be avoided (``orgs.services.invite_accept``),
+and attempts are throttled per client and per link (429 with Retry-After).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.views.decorators.http import require_http_methods
 from pulseboard.core import clock
 from pulseboard.core.client_address import client_ip
 from pulseboard.core.errors import DomainError, NotFound
+from pulseboard.orgs.invite_throttle import InviteThrottled
 from pulseboard.orgs.middleware import SESSION_KEY
 from pulseboard.orgs.selectors import invite_get_by_token
 from pulseboard.orgs.services import invite_accept as accept
@@ -67,7 +70,10 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
             add_errors(form, exc)
         else:
             context["error"] = exc.message
-        return _render(request, context, status=exc.status)
+        response = _render(request, context, status=exc.status)
+        if isinstance(exc, InviteThrottled):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     request.session[SESSION_KEY] = membership.org_id
     messages.success(request, f"Welcome to {membership.org.name}.")
     return redirect("web:home")

@@ -3,6 +3,9 @@
 An invite link is shown once, in the answer to the POST that made it (never
 stored, never shown again: only its hash is kept). The last admin of the org
 can be neither demoted nor removed; the service says so and the page shows it.
+Demoting an admin revokes the admin API tokens and pending invites they created;
+removing a member revokes all their tokens and pending invites of the org. The
+confirmation says how many.
 """
 
 from __future__ import annotations
@@ -35,6 +38,18 @@ def invite_url(token: str) -> str:
     """The link to send: the public base URL, so it works from outside this request's host."""
     base = str(settings.PULSEBOARD["BASE_URL"]).rstrip("/")
     return base + reverse("web:invite-accept", kwargs={"token": token})
+
+
+def _revoked_phrase(revoked: org_services.Revoked, who: str = "they") -> str:
+    """What a demotion or removal revoked with it (docs/security.md), or ""."""
+    parts = []
+    if revoked.tokens:
+        parts.append(f"{revoked.tokens} API token{'s' if revoked.tokens != 1 else ''}")
+    if revoked.invites:
+        parts.append(f"{revoked.invites} pending invite{'s' if revoked.invites != 1 else ''}")
+    if not parts:
+        return ""
+    return f"Revoked with it: {' and '.join(parts)} {who} created."
 
 
 def _page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
@@ -94,13 +109,14 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
         messages.error(request, "Choose admin or member.")
         return redirect("web:members")
     try:
-        org_services.member_role_change(
+        _, revoked = org_services.member_role_change(
             membership=membership, role=form.cleaned_data["role"], actor=actor_of(request)
         )
     except Conflict as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"{membership.user.email} is now {form.cleaned_data['role']}.")
+        done = f"{membership.user.email} is now {form.cleaned_data['role']}."
+        messages.success(request, " ".join(filter(None, [done, _revoked_phrase(revoked)])))
     return redirect("web:members")
 
 
@@ -111,14 +127,16 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     if request.method == "GET":
         return _page(request, confirm=membership)
     try:
-        org_services.member_remove(membership=membership, actor=actor_of(request))
+        revoked = org_services.member_remove(membership=membership, actor=actor_of(request))
     except (Conflict, NotFound) as exc:
         messages.error(request, exc.message)
         return redirect("web:members")
     if membership.user_id == request.user.pk:
-        messages.success(request, f"You left {membership.org.name}.")
+        done = f"You left {membership.org.name}."
+        messages.success(request, " ".join(filter(None, [done, _revoked_phrase(revoked, "you")])))
         return redirect("web:home")
-    messages.success(request, f"Removed {membership.user.email} from {membership.org.name}.")
+    done = f"Removed {membership.user.email} from {membership.org.name}."
+    messages.success(request, " ".join(filter(None, [done, _revoked_phrase(revoked)])))
     return redirect("web:members")
 
 
