@@ -29,35 +29,21 @@ class AuditRecorder(Protocol):
     ) -> object: ...
 
 
-_recorder: AuditRecorder | None = None
+class _Forward:
+    """Calls the registered recorder; typed as ``AuditRecorder`` for the call sites."""
+
+    recorder: AuditRecorder | None = None
+
+    def __call__(self, **event: Any) -> object:
+        if self.recorder is None:
+            raise RuntimeError("no audit recorder: the pulseboard.audit app is not installed")
+        return self.recorder(**event)
+
+
+_forward = _Forward()
+# Record one event through the audit app's recorder, inside the caller's transaction.
+audit_record: AuditRecorder = _forward
 
 
 def register_recorder(recorder: AuditRecorder) -> None:
-    global _recorder
-    _recorder = recorder
-
-
-def audit_record(
-    *,
-    org_id: int,
-    actor: Actor,
-    action: StrEnum,
-    target_type: str,
-    target_id: str,
-    target_label: str = "",
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    """Record one event through the audit app's recorder (inside the caller's transaction)."""
-    if _recorder is None:
-        raise RuntimeError("no audit recorder: the pulseboard.audit app is not installed")
-    _recorder(
-        org_id=org_id,
-        actor=actor,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        target_label=target_label,
-        before=before,
-        after=after,
-    )
+    _forward.recorder = recorder
