@@ -250,3 +250,11 @@ def test_a_pull_source_never_pulled_says_so(kpi: Kpi, admin: Client) -> None:
 def test_a_webhook_source_has_no_attempts_section(kpi: Kpi, admin: Client) -> None:
     bind_webhook(admin, kpi)
     assert 'id="attempts-title"' not in text(admin.get(page(kpi)))
+
+
+def test_the_webhook_page_says_other_fields_and_schemes_are_ignored(
+    kpi: Kpi, admin: Client
+) -> None:
+    bind_webhook(admin, kpi)
+    body = text(admin.get(page(kpi)))
+    assert "<code>ignored_fields</code>" in body and "<code>v1a</code> are ignored" in body
