@@ -4,6 +4,11 @@ The response is a ``StreamingHttpResponse`` fed by ``history/export.py``'s
 generators over a server-side cursor, so a million-row export never sits in
 memory. The KPI is looked up first (org-scoped, drafts hidden from read tokens),
 so an unknown or foreign KPI is a plain 404 before any streaming starts.
+
+Writes besides the single value (DESIGN §14): ``POST /values`` records up to 1,000
+values all or nothing, and ``POST /kpis/{id}/history/import`` reads a CSV body as it
+arrives (up to 10 MiB, past the 256 KiB limit of JSON bodies) and imports it whole or
+not at all.
 """
 
 from __future__ import annotations
