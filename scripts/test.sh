@@ -27,6 +27,18 @@ if [ ! -x /usr/bin/chromium ]; then
   if [ "${CI:-}" = "true" ]; then echo "FAIL: CI needs /usr/bin/chromium for the browser tests"; exit 1; fi
   echo "NOTE: browser tests SKIPPED: /usr/bin/chromium is missing (install Debian's chromium)."
 fi
+# The prometheus connector is tested against a real Prometheus: same rule as Chromium.
+if [ ! -x /usr/bin/prometheus ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    step "installing Debian's prometheus for the prometheus connector tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null) \
+      || echo "prometheus could not be installed"
+  fi
+fi
+if [ ! -x /usr/bin/prometheus ]; then
+  if [ "${CI:-}" = "true" ]; then echo "FAIL: CI needs /usr/bin/prometheus for the prometheus connector tests"; exit 1; fi
+  echo "NOTE: prometheus leg SKIPPED: /usr/bin/prometheus is missing (install Debian's prometheus)."
+fi
 
 data_dir=$(mktemp -d)
 trap 'rm -rf "$data_dir"' EXIT

@@ -16,6 +16,7 @@ from typing import Any, Final
 from pulseboard.connectors.base import Connector, PullConnector
 from pulseboard.connectors.https_get import HttpsGetConnector
 from pulseboard.connectors.manual import ManualConnector
+from pulseboard.connectors.prometheus import PrometheusConnector
 from pulseboard.connectors.sheets import SheetsConnector
 from pulseboard.connectors.webhook import WebhookConnector
 from pulseboard.core.errors import ValidationFailed
@@ -29,6 +30,7 @@ BUILT_IN: Final[tuple[Connector[Any], ...]] = (
     WebhookConnector(),
     HttpsGetConnector(),
     SheetsConnector(),
+    PrometheusConnector(),
 )
 
 CONNECTORS: Final[dict[str, Connector[Any]]] = {}

@@ -19,7 +19,7 @@ import ssl
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Final
 
@@ -38,6 +38,7 @@ REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 # origin must not carry the KPI's bearer token along (the same rule browsers apply).
 ORIGIN_BOUND_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie"})
 READ_CHUNK: Final = 64 * 1024
+ERROR_BODY_BYTES: Final = 64 * 1024
 
 
 class UnsafeURLError(ValueError):
@@ -55,9 +56,12 @@ class FetchError(Exception):
     that know the API behind the URL (the Sheets connector) can say what it means.
     """
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, body: bytes = b"") -> None:
         super().__init__(message)
         self.status = status
+        # The start of a non-2xx answer's body (at most ``ERROR_BODY_BYTES``), for callers
+        # that know the API and can quote its error (Prometheus explains a bad query there).
+        self.body = body
 
 
 @dataclass(frozen=True)
@@ -350,11 +354,15 @@ def _check_domain_name(host: str, name: str) -> None:
         raise UnsafeURLError(f"host {host!r} is not a valid domain name")
 
 
-def check_url(url: str, policy: SafeFetchPolicy | None = None) -> CheckedURL:
+def check_url(
+    url: str, policy: SafeFetchPolicy | None = None, *, allow_http: bool = False
+) -> CheckedURL:
     """Static checks (no DNS): scheme, userinfo, host form, reserved names, IP literals, port.
 
-    IP literals are judged against ``policy`` (default: nothing private allowed); names are
-    judged after resolution by ``validate_url`` and by the session's resolver.
+    ``allow_http`` admits plain http too (the prometheus kind: Prometheus rarely speaks
+    TLS inside a private network); every address rule stays the same. IP literals are
+    judged against ``policy`` (default: nothing private allowed); names are judged after
+    resolution by ``validate_url`` and by the session's resolver.
     """
     policy = policy or SafeFetchPolicy()
     if not isinstance(url, str):
@@ -371,8 +379,11 @@ def check_url(url: str, policy: SafeFetchPolicy | None = None) -> CheckedURL:
         parsed = URL(text)
     except (ValueError, UnicodeError) as exc:
         raise UnsafeURLError(f"not a valid URL ({exc})") from None
-    if split.scheme.lower() != "https" or parsed.scheme != "https":
-        raise UnsafeURLError("only https URLs are allowed")
+    schemes = ("https", "http") if allow_http else ("https",)
+    if split.scheme.lower() not in schemes or parsed.scheme not in schemes:
+        raise UnsafeURLError(
+            "only http and https URLs are allowed" if allow_http else "only https URLs are allowed"
+        )
     # yarl drops an empty userinfo ("https://@host"), urlsplit keeps the "@": check both.
     if "@" in split.netloc or parsed.raw_user is not None or parsed.raw_password is not None:
         raise UnsafeURLError("URLs must not contain a user name or password")
@@ -403,7 +414,10 @@ def check_url(url: str, policy: SafeFetchPolicy | None = None) -> CheckedURL:
             _check_domain_name(host, name)
         if name != host:
             raise UnsafeURLError(f"host {host!r} must not end with a dot")
-    return CheckedURL(url=parsed.with_fragment(None), host=host, port=parsed.port or 443, ip=ip)
+    default_port = 443 if parsed.scheme == "https" else 80
+    return CheckedURL(
+        url=parsed.with_fragment(None), host=host, port=parsed.port or default_port, ip=ip
+    )
 
 
 # --- resolution ------------------------------------------------------------------------
@@ -456,13 +470,17 @@ class _ValidatingResolver(AbstractResolver):
 
 
 async def validate_url(
-    url: str, policy: SafeFetchPolicy, resolver: AbstractResolver | None = None
+    url: str,
+    policy: SafeFetchPolicy,
+    resolver: AbstractResolver | None = None,
+    *,
+    allow_http: bool = False,
 ) -> list[str]:
     """Check ``url`` statically, resolve its host and refuse if ANY address is not public.
 
     Returns the validated addresses. Used when a URL is saved; every fetch re-validates.
     """
-    checked = check_url(url, policy)
+    checked = check_url(url, policy, allow_http=allow_http)
     if checked.ip is not None:
         return [str(checked.ip)]
     own = resolver is None
@@ -484,16 +502,21 @@ async def validate_url(
 
 
 def validate_url_sync(
-    url: str, policy: SafeFetchPolicy, resolver: AbstractResolver | None = None
+    url: str,
+    policy: SafeFetchPolicy,
+    resolver: AbstractResolver | None = None,
+    *,
+    allow_http: bool = False,
 ) -> list[str]:
     """``validate_url`` for synchronous callers (Django forms and API validation)."""
+    checking = validate_url(url, policy, resolver, allow_http=allow_http)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(validate_url(url, policy, resolver))
+        return asyncio.run(checking)
     # Called from inside a running loop (an async view): a fresh loop needs its own thread.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, validate_url(url, policy, resolver)).result()
+        return pool.submit(asyncio.run, checking).result()
 
 
 # --- fetching --------------------------------------------------------------------------
@@ -582,6 +605,15 @@ def _check_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return clean
 
 
+async def _error_body(resp: aiohttp.ClientResponse) -> bytes:
+    """The start of a refusal's body, best effort: an unreadable one is just empty."""
+    try:
+        async with asyncio.timeout(2):
+            return await resp.content.read(ERROR_BODY_BYTES)
+    except Exception:
+        return b""
+
+
 @dataclass(frozen=True)
 class _Redirect:
     location: str
@@ -649,21 +681,30 @@ class SafeSession:
         *,
         headers: Mapping[str, str] | None = None,
         origin_bound: Iterable[str] = (),
+        allow_http: bool = False,
+        params: Mapping[str, str] | None = None,
     ) -> FetchResult:
         """GET ``url`` (following at most ``max_redirects`` re-validated redirects).
 
         A redirect to another origin drops the credential headers (``Authorization``,
         ``Cookie``, …) and those named in ``origin_bound`` (a caller's API-key headers).
+        ``allow_http``: plain http is accepted for the URL and its redirects (see
+        ``check_url``). ``params`` are added to the query after the URL was checked, so a
+        long query (PromQL) is not held to ``MAX_URL_LENGTH``.
         """
         if self._session is None:
             raise RuntimeError("SafeSession.get called outside 'async with'")
-        checked = check_url(url, self._policy)
+        checked = check_url(url, self._policy, allow_http=allow_http)
+        if params:
+            checked = replace(checked, url=checked.url.update_query(dict(params)))
         sent = _check_headers(headers or {})
         bound = ORIGIN_BOUND_HEADERS | {name.lower() for name in origin_bound}
         try:
             # One deadline for the whole chain of hops, not one per request.
             async with asyncio.timeout(self._policy.total_timeout):
-                return await self._follow(self._session, checked, sent, bound)
+                return await self._follow(
+                    self._session, checked, sent, bound, allow_http=allow_http
+                )
         except TimeoutError:
             raise FetchError(f"timed out after {self._policy.total_timeout:g} s") from None
 
@@ -703,6 +744,8 @@ class SafeSession:
         checked: CheckedURL,
         headers: dict[str, str],
         origin_bound: frozenset[str] = ORIGIN_BOUND_HEADERS,
+        *,
+        allow_http: bool = False,
     ) -> FetchResult:
         hops = 0
         while True:
@@ -726,7 +769,7 @@ class SafeSession:
             except (ValueError, TypeError, UnicodeError):
                 raise FetchError(f"{checked.host} redirected to an invalid URL") from None
             try:
-                next_checked = check_url(target, self._policy)
+                next_checked = check_url(target, self._policy, allow_http=allow_http)
             except UnsafeURLError as exc:
                 raise UnsafeURLError(f"redirect refused: {exc.reason}") from None
             if _origin(next_checked) != _origin(checked):
@@ -741,7 +784,11 @@ class SafeSession:
                 if resp.status in REDIRECT_STATUSES and resp.headers.get("Location"):
                     return _Redirect(resp.headers["Location"])
                 if not 200 <= resp.status < 300:
-                    raise FetchError(f"HTTP {resp.status} from {checked.host}", status=resp.status)
+                    raise FetchError(
+                        f"HTTP {resp.status} from {checked.host}",
+                        status=resp.status,
+                        body=await _error_body(resp),
+                    )
                 body = await self._read_capped(resp)
                 return FetchResult(
                     status=resp.status,

@@ -1,0 +1,258 @@
+"""The prometheus connector: a KPI read from a PromQL instant query, on a schedule (§14).
+
+Owns the binding (``base_url`` over http or https, the PromQL ``query`` of at most
+``MAX_QUERY_BYTES``, an optional bearer token kept encrypted, the interval) and the pull:
+one ``GET {base_url}/api/v1/query?query=…`` through the worker's SSRF-safe session, the
+answer read as Prometheus' JSON envelope, and the result reduced to one number: a scalar,
+or a vector of exactly one series. Several series, none, NaN/±Inf, a matrix or a string,
+``status: error`` (quoted, truncated), a body that is not JSON or too large: each a
+``PullError`` an admin can act on, never carrying the token.
+
+Addresses: Prometheus usually listens on plain http inside a private network, so http is
+accepted, and the address rules are https_get's exactly (``PULSEBOARD_ALLOW_PRIVATE_CIDRS``
+is the only way in): the URL is resolved and judged when saved and again by the session
+on every pull.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+import urllib.parse
+from datetime import datetime
+from typing import Any, ClassVar, Final
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
+
+from pulseboard.connectors.base import (
+    BindContext,
+    Binding,
+    Observation,
+    PullConfig,
+    PullConnector,
+    PullContext,
+    PullError,
+    SourceState,
+    SourceStatus,
+)
+from pulseboard.connectors.outbound import fetch_policy
+from pulseboard.core.errors import ValidationFailed
+from pulseboard.core.safe_http import (
+    MAX_URL_LENGTH,
+    FetchError,
+    SafeFetchPolicy,
+    SafeSession,
+    UnsafeURLError,
+    check_url,
+    validate_url_sync,
+)
+
+MAX_QUERY_BYTES: Final = 4096
+MAX_TOKEN_LENGTH: Final = 4096
+MAX_QUOTED_ERROR: Final = 300
+QUERY_PATH: Final = "/api/v1/query"
+_TOKEN: Final = re.compile(r"[\x21-\x7e]+")
+_BEARER_PREFIX: Final = re.compile(r"bearer\s+", re.IGNORECASE)
+_ANY_ADDRESS: Final = SafeFetchPolicy(
+    allow_private=(ipaddress.IPv4Network("0.0.0.0/0"), ipaddress.IPv6Network("::/0"))
+)
+
+
+class PrometheusConfig(PullConfig):
+    base_url: str = Field(
+        title="Prometheus URL",
+        description="Where Prometheus answers, http or https, e.g. http://10.0.4.2:9090",
+        max_length=MAX_URL_LENGTH,
+        json_schema_extra={"widget": "url"},
+    )
+    query: str = Field(
+        title="PromQL query",
+        description="An instant query giving one number, e.g. sum(rate(http_requests_total[5m]))",
+    )
+    bearer_token: SecretStr | None = Field(
+        default=None,
+        title="Bearer token",
+        description=(
+            "Optional. Sent as 'Authorization: Bearer …'. Stored encrypted and never shown "
+            "again; leave empty to keep the saved one."
+        ),
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http_and_not_obviously_private(cls, value: str) -> str:
+        # Static checks only; addresses are judged against the operator's policy in
+        # ``bind`` and by the session on every pull (as for https_get).
+        try:
+            check_url(value, _ANY_ADDRESS, allow_http=True)
+        except UnsafeURLError as exc:
+            raise PydanticCustomError("base_url", exc.reason) from None
+        split = urllib.parse.urlsplit(value)
+        if split.query or split.fragment or value.endswith(("?", "#")):
+            raise PydanticCustomError(
+                "base_url", "give the server's address only, without ?query or #fragment"
+            )
+        if split.path.rstrip("/").endswith(QUERY_PATH):
+            raise PydanticCustomError(
+                "base_url", f"give the server's address without {QUERY_PATH}: it is added"
+            )
+        return value.rstrip("/")
+
+    @field_validator("query")
+    @classmethod
+    def _query_is_short_text(cls, value: str) -> str:
+        if not value:
+            raise PydanticCustomError("query", "the query is empty")
+        if len(value.encode()) > MAX_QUERY_BYTES:
+            raise PydanticCustomError(
+                "query", f"the query is longer than {MAX_QUERY_BYTES // 1024} KiB"
+            )
+        if "\x00" in value:
+            raise PydanticCustomError("query", "the query contains a NUL character")
+        return value
+
+    @field_validator("bearer_token", mode="before")
+    @classmethod
+    def _token_is_one_printable_word(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not isinstance(value, str):
+            return value
+        token = _BEARER_PREFIX.sub("", value.strip(), count=1)
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise PydanticCustomError(
+                "token", f"the token is longer than {MAX_TOKEN_LENGTH} characters"
+            )
+        if token and not _TOKEN.fullmatch(token):
+            raise PydanticCustomError(
+                "token", "the token must be printable ASCII without spaces or line breaks"
+            )
+        return token
+
+
+def _quoted(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_QUOTED_ERROR else text[: MAX_QUOTED_ERROR - 1] + "…"
+
+
+def _sample_value(sample: Any) -> float:
+    """The number of a ``[timestamp, "value"]`` pair; NaN and ±Inf are refused."""
+    if not isinstance(sample, list) or len(sample) != 2 or not isinstance(sample[1], str):
+        raise PullError("Prometheus answered with a malformed sample")
+    try:
+        value = float(sample[1])
+    except ValueError:
+        raise PullError(f"Prometheus sample {_quoted(sample[1])!r} is not a number") from None
+    if not math.isfinite(value):
+        raise PullError(
+            f"the query result is {sample[1]}, not a finite number (a division by zero?)"
+        )
+    return value
+
+
+def result_value(document: Any) -> float:
+    """One number from a successful ``/api/v1/query`` answer, or ``PullError`` saying why not."""
+    if not isinstance(document, dict):
+        raise PullError("Prometheus answered with JSON that is not its API envelope")
+    if document.get("status") == "error":
+        kind = document.get("errorType")
+        error = document.get("error")
+        detail = _quoted(str(error)) if error else "no reason given"
+        prefix = (
+            f"Prometheus refused the query ({kind})" if kind else "Prometheus refused the query"
+        )
+        raise PullError(f"{prefix}: {detail}")
+    data = document.get("data")
+    if document.get("status") != "success" or not isinstance(data, dict):
+        raise PullError("Prometheus answered with JSON that is not its API envelope")
+    result_type = data.get("resultType")
+    result = data.get("result")
+    if result_type == "scalar":
+        return _sample_value(result)
+    if result_type == "vector":
+        if not isinstance(result, list):
+            raise PullError("Prometheus answered with a malformed vector")
+        if not result:
+            raise PullError(
+                "the query returned no series (no data for it now: check the metric name "
+                "and labels, or wrap it, e.g. sum(...) or vector(0))"
+            )
+        if len(result) > 1:
+            raise PullError(f"the query returned {len(result)} series; aggregate it, e.g. sum(...)")
+        series = result[0]
+        return _sample_value(series.get("value") if isinstance(series, dict) else None)
+    if result_type == "matrix":
+        raise PullError("the query returned a range vector; use an instant query, e.g. sum(...)")
+    if result_type == "string":
+        raise PullError("the query returned a string, not a number")
+    raise PullError("Prometheus answered with an unknown result type")
+
+
+def _document(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class PrometheusConnector(PullConnector[PrometheusConfig]):
+    kind: ClassVar[str] = "prometheus"
+    label: ClassVar[str] = "Prometheus"
+    summary: ClassVar[str] = "Read a number from a PromQL query on a Prometheus server."
+    config_model = PrometheusConfig
+
+    def bind(self, config: PrometheusConfig, *, context: BindContext) -> Binding:
+        try:
+            validate_url_sync(config.base_url, fetch_policy(), allow_http=True)
+        except UnsafeURLError as exc:
+            raise ValidationFailed(
+                f"invalid prometheus settings: base_url: {exc.reason}",
+                errors={"base_url": exc.reason},
+            ) from None
+        return super().bind(config, context=context)
+
+    async def pull(self, context: PullContext, session: SafeSession) -> Observation:
+        config = self.stored_config(context.config)
+        headers = {"Accept": "application/json"}
+        if context.secret:
+            headers["Authorization"] = f"Bearer {context.secret}"
+        try:
+            result = await session.get(
+                config.base_url + QUERY_PATH,
+                headers=headers,
+                params={"query": config.query},
+                allow_http=True,
+            )
+        except UnsafeURLError as exc:
+            raise PullError(f"URL refused: {exc.reason}") from None
+        except FetchError as exc:
+            # Prometheus explains a refused query (400, 422, 503) in its JSON envelope.
+            document = _document(exc.body)
+            if isinstance(document, dict) and document.get("status") == "error":
+                result_value(document)
+            raise PullError(str(exc)) from None
+        document = _document(result.body)
+        if document is None:
+            raise PullError(
+                f"the answer from {urllib.parse.urlsplit(config.base_url).netloc} is not JSON:"
+                " is base_url a Prometheus server?"
+            )
+        return Observation(value=result_value(document))
+
+    def describe_status(self, state: SourceState, *, now: datetime) -> SourceStatus:
+        status = super().describe_status(state, now=now)
+        details: list[tuple[str, str]] = []
+        base_url = state.config.get("base_url")
+        if isinstance(base_url, str):
+            details.append(("Prometheus", base_url))
+        query = state.config.get("query")
+        if isinstance(query, str):
+            details.append(("Query", _quoted(query)))
+        if state.secret_hint:
+            details.append(("Bearer token", f"…{state.secret_hint}"))
+        return SourceStatus(
+            summary=status.summary, failing=status.failing, details=(*details, *status.details)
+        )
