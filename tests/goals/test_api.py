@@ -414,3 +414,79 @@ def test_a_closed_cycle_reads_back_achieved_or_missed(admin: ApiClient, org: Org
         state = admin.get(f"/cycles/{cycle.pk}").json()["state"]
     assert [kr["status"] for kr in got["key_results"]] == ["achieved", "missed"]
     assert got["status"] == "missed" and state == "closed"
+
+
+# --- one hostile field at a time ----------------------------------------------------------
+
+TEXT = ["12", "true", "[]", "{}", json.dumps("x" * 5000), '"\\u0000"', '"\\ud800"']
+NUMBER = ['"1"', "true", "NaN", "Infinity", "-Infinity", "1e999", "1e300", "[]", "{}", '"NaN"']
+DATE = ['"2027-02-30"', '"yesterday"', "20270101", '"2027-01-01T00:00:00Z"', '"99999-01-01"']
+OBJECT_ID = ["5", '""', json.dumps("x" * 100), '"\\u0000"', '"../x"', '"nosuchthing"', "[]"]
+HOSTILE: dict[str, list[str]] = {
+    "name": [*TEXT, '""', "null"],
+    "title": [*TEXT, '""', "null"],
+    "description": TEXT,
+    "note": TEXT,
+    "unit_label": TEXT,
+    "starts_on": [*DATE, "null"],
+    "ends_on": [*DATE, '"1999-01-01"'],
+    "start_value": NUMBER,
+    "target_value": [*NUMBER, "null"],
+    "value": [*NUMBER, "null"],
+    "weight": [*NUMBER, "0", "-1", "1001"],
+    "kind": ['"grow_to"', "1", "null", '""'],
+    "unit_type": ['"furlongs"', "1", "null"],
+    "display_format": ['"roman"', "null"],
+    "cycle_id": [*OBJECT_ID, "null"],
+    "objective_id": [*OBJECT_ID, "null"],
+    "kpi_id": OBJECT_ID,
+    "owner_id": ['"1"', "0", "-1", str(2**63), "1.5", "true", "999999"],
+}
+
+
+def hostile_cases(base: dict[str, Any]) -> list[tuple[str, bytes]]:
+    cases = []
+    for field in base:
+        for fragment in HOSTILE[field]:
+            text = json.dumps({**base, field: "HOLE"}).replace('"HOLE"', fragment, 1)
+            cases.append((field, text.encode("utf-8", "surrogatepass")))
+    return cases
+
+
+def test_every_goals_body_with_one_hostile_field_is_refused_and_writes_nothing(
+    admin: ApiClient, org: Organization, settings: Any
+) -> None:
+    # Some 200 refused writes: the per-token write limit would answer 429 first.
+    settings.PULSEBOARD = {**settings.PULSEBOARD, "API_WRITE_RATE": "100000/minute"}
+    key_result = KeyResultFactory(objective=ObjectiveFactory(cycle=running_cycle(org)))
+    objective, cycle = key_result.objective, key_result.objective.cycle
+    operations = [
+        ("POST", "/cycles", {"name": "Q", "starts_on": "2027-01-01", "ends_on": "2027-03-31"}),
+        ("PATCH", f"/cycles/{cycle.pk}", {"name": "Q", "ends_on": "2099-01-01"}),
+        (
+            "POST",
+            "/objectives",
+            {"title": "T", "description": "", "cycle_id": cycle.pk, "owner_id": None},
+        ),
+        ("PATCH", f"/objectives/{objective.pk}", {"cycle_id": cycle.pk, "title": "T"}),
+        (
+            "POST",
+            f"/objectives/{objective.pk}/key-results",
+            {"title": "K", "kind": "increase_to", "start_value": 1, "target_value": 2,
+             "weight": 1, "unit_type": "number", "unit_label": "", "display_format": "integer",
+             "kpi_id": None, "owner_id": None},
+        ),
+        (
+            "PATCH",
+            f"/key-results/{key_result.pk}",
+            {"objective_id": objective.pk, "kind": "increase_to", "target_value": 50},
+        ),
+        ("POST", f"/key-results/{key_result.pk}/check-ins", {"value": 1, "note": ""}),
+    ]  # fmt: skip
+    for method, path, base in operations:
+        for field, body in hostile_cases(base):
+            before = written()
+            response = admin.send(method, path, raw=body)
+            assert response.status_code in (400, 422), (method, path, field, body[:80])
+            assert written() == before, (method, path, field, body[:80])
+            assert response.json()["detail"]

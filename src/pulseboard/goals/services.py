@@ -112,7 +112,7 @@ def _choice(name: str, raw: Any, allowed: list[str], errors: dict[str, str]) -> 
 
 
 def _owner(org: Organization, raw: Any, errors: dict[str, str]) -> int | None:
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if isinstance(raw, str) and raw.isdigit() and len(raw) < 12:
         raw = int(raw)
@@ -134,7 +134,7 @@ def _object_id(name: str, raw: Any, errors: dict[str, str]) -> str | None:
 
 
 def _kpi(org: Organization, raw: Any, errors: dict[str, str]) -> Kpi | None:
-    if raw is None or raw == "":
+    if raw is None:
         return None
     kpi_id = _object_id("kpi_id", raw, errors)
     kpi = Kpi.objects.filter(org=org, pk=kpi_id).first() if kpi_id else None
