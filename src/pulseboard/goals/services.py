@@ -10,7 +10,7 @@ at the edges with ``may_check_in``; the services trust their caller on that.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -165,6 +165,42 @@ def _names(items: list[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
+_TARGET_TYPE: dict[type, str] = {Cycle: "cycle", Objective: "objective", KeyResult: "key_result"}
+
+
+def _event(
+    target: Cycle | Objective | KeyResult,
+    actor: Actor,
+    action: Action,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """The audit event of a write to ``target`` (inside the caller's transaction)."""
+    audit_record(
+        org_id=target.org_id,
+        actor=actor,
+        action=action,
+        target_type=_TARGET_TYPE[type(target)],
+        target_id=target.pk,
+        target_label=target.name if isinstance(target, Cycle) else target.title,
+        before=before,
+        after=after,
+    )
+
+
+def _apply(
+    target: Any, cleaned: Mapping[str, Any], snapshot: Callable[[Any], dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Set the cleaned fields on ``target``; (before, after) of the fields that changed."""
+    before = snapshot(target)
+    for name, value in cleaned.items():
+        setattr(target, name, value)
+    after = snapshot(target)
+    changed = sorted(k for k in after if after[k] != before[k])
+    return {k: before[k] for k in changed}, {k: after[k] for k in changed}
+
+
 # --- cycles ---------------------------------------------------------------------------------
 
 
@@ -202,39 +238,18 @@ def cycle_create(*, org: Organization, actor: Actor, data: Mapping[str, Any]) ->
     cycle = Cycle(org=org, **_clean_cycle(data, None))
     with transaction.atomic():
         cycle.save()
-        audit_record(
-            org_id=org.pk,
-            actor=actor,
-            action=Action.CYCLE_CREATED,
-            target_type="cycle",
-            target_id=cycle.pk,
-            target_label=cycle.name,
-            after=cycle_snapshot(cycle),
-        )
+        _event(cycle, actor, Action.CYCLE_CREATED, after=cycle_snapshot(cycle))
     return cycle
 
 
 def cycle_update(*, cycle: Cycle, actor: Actor, data: Mapping[str, Any]) -> Cycle:
     cleaned = _clean_cycle(data, cycle)
-    before = cycle_snapshot(cycle)
-    for name, value in cleaned.items():
-        setattr(cycle, name, value)
-    after = cycle_snapshot(cycle)
-    changed = sorted(k for k in after if after[k] != before[k])
-    if not changed:
+    before, after = _apply(cycle, cleaned, cycle_snapshot)
+    if not after:
         return cycle
     with transaction.atomic():
         cycle.save()
-        audit_record(
-            org_id=cycle.org_id,
-            actor=actor,
-            action=Action.CYCLE_UPDATED,
-            target_type="cycle",
-            target_id=cycle.pk,
-            target_label=cycle.name,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
+        _event(cycle, actor, Action.CYCLE_UPDATED, before=before, after=after)
     return cycle
 
 
@@ -252,15 +267,7 @@ def cycle_delete(*, cycle: Cycle, actor: Actor) -> None:
                 f"objective{'s' if len(titles) != 1 else ''} ({_names(titles)}); "
                 "delete them or move them to another cycle first"
             )
-        audit_record(
-            org_id=cycle.org_id,
-            actor=actor,
-            action=Action.CYCLE_DELETED,
-            target_type="cycle",
-            target_id=cycle.pk,
-            target_label=cycle.name,
-            before=cycle_snapshot(cycle),
-        )
+        _event(cycle, actor, Action.CYCLE_DELETED, before=cycle_snapshot(cycle))
         cycle.delete()
 
 
@@ -300,39 +307,18 @@ def objective_create(*, org: Organization, actor: Actor, data: Mapping[str, Any]
     objective = Objective(org=org, **_clean_objective(org, data))
     with transaction.atomic():
         objective.save()
-        audit_record(
-            org_id=org.pk,
-            actor=actor,
-            action=Action.OBJECTIVE_CREATED,
-            target_type="objective",
-            target_id=objective.pk,
-            target_label=objective.title,
-            after=objective_snapshot(objective),
-        )
+        _event(objective, actor, Action.OBJECTIVE_CREATED, after=objective_snapshot(objective))
     return objective
 
 
 def objective_update(*, objective: Objective, actor: Actor, data: Mapping[str, Any]) -> Objective:
     cleaned = _clean_objective(objective.org, data)
-    before = objective_snapshot(objective)
-    for name, value in cleaned.items():
-        setattr(objective, name, value)
-    after = objective_snapshot(objective)
-    changed = sorted(k for k in after if after[k] != before[k])
-    if not changed:
+    before, after = _apply(objective, cleaned, objective_snapshot)
+    if not after:
         return objective
     with transaction.atomic():
         objective.save()
-        audit_record(
-            org_id=objective.org_id,
-            actor=actor,
-            action=Action.OBJECTIVE_UPDATED,
-            target_type="objective",
-            target_id=objective.pk,
-            target_label=objective.title,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
+        _event(objective, actor, Action.OBJECTIVE_UPDATED, before=before, after=after)
     return objective
 
 
@@ -345,13 +331,10 @@ def objective_delete(*, objective: Objective, actor: Actor) -> None:
                 org_id=objective.org_id, objective=objective
             ).values_list("pk", "title")
         ]
-        audit_record(
-            org_id=objective.org_id,
-            actor=actor,
-            action=Action.OBJECTIVE_DELETED,
-            target_type="objective",
-            target_id=objective.pk,
-            target_label=objective.title,
+        _event(
+            objective,
+            actor,
+            Action.OBJECTIVE_DELETED,
             before={**objective_snapshot(objective), "key_results": key_results},
         )
         objective.delete()
@@ -427,15 +410,7 @@ def key_result_create(*, objective: Objective, actor: Actor, data: Mapping[str, 
     key_result = KeyResult(org_id=objective.org_id, objective=objective, **cleaned)
     with transaction.atomic():
         key_result.save()
-        audit_record(
-            org_id=objective.org_id,
-            actor=actor,
-            action=Action.KEY_RESULT_CREATED,
-            target_type="key_result",
-            target_id=key_result.pk,
-            target_label=key_result.title,
-            after=key_result_snapshot(key_result),
-        )
+        _event(key_result, actor, Action.KEY_RESULT_CREATED, after=key_result_snapshot(key_result))
     return key_result
 
 
@@ -446,13 +421,9 @@ def key_result_update(*, key_result: KeyResult, actor: Actor, data: Mapping[str,
     check-in, so it does not fall back to "no data".
     """
     cleaned = _clean_key_result(key_result.org, data, key_result)
-    before = key_result_snapshot(key_result)
     old_kpi_id = key_result.kpi_id
-    for name, value in cleaned.items():
-        setattr(key_result, name, value)
-    after = key_result_snapshot(key_result)
-    changed = sorted(k for k in after if after[k] != before[k])
-    if not changed:
+    before, after = _apply(key_result, cleaned, key_result_snapshot)
+    if not after:
         return key_result
     with transaction.atomic():
         if old_kpi_id is not None and key_result.kpi_id is None:
@@ -467,30 +438,13 @@ def key_result_update(*, key_result: KeyResult, actor: Actor, data: Mapping[str,
                         f"Carried over from the KPI “{title}” when unlinked.",
                     )
         key_result.save()
-        audit_record(
-            org_id=key_result.org_id,
-            actor=actor,
-            action=Action.KEY_RESULT_UPDATED,
-            target_type="key_result",
-            target_id=key_result.pk,
-            target_label=key_result.title,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
+        _event(key_result, actor, Action.KEY_RESULT_UPDATED, before=before, after=after)
     return key_result
 
 
 def key_result_delete(*, key_result: KeyResult, actor: Actor) -> None:
     with transaction.atomic():
-        audit_record(
-            org_id=key_result.org_id,
-            actor=actor,
-            action=Action.KEY_RESULT_DELETED,
-            target_type="key_result",
-            target_id=key_result.pk,
-            target_label=key_result.title,
-            before=key_result_snapshot(key_result),
-        )
+        _event(key_result, actor, Action.KEY_RESULT_DELETED, before=key_result_snapshot(key_result))
         key_result.delete()
 
 
@@ -553,13 +507,10 @@ def check_in_record(
     with transaction.atomic():
         check_in = _check_in(key_result, actor, number, text, at)
         key_result.save(update_fields=["current_value", "checked_in_at", "updated_at"])
-        audit_record(
-            org_id=key_result.org_id,
-            actor=actor,
-            action=Action.KEY_RESULT_CHECKED_IN,
-            target_type="key_result",
-            target_id=key_result.pk,
-            target_label=key_result.title,
+        _event(
+            key_result,
+            actor,
+            Action.KEY_RESULT_CHECKED_IN,
             before={"value": before},
             after={"value": number, "note": text},
         )
