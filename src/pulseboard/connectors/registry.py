@@ -18,6 +18,7 @@ from pulseboard.connectors.https_get import HttpsGetConnector
 from pulseboard.connectors.manual import ManualConnector
 from pulseboard.connectors.prometheus import PrometheusConnector
 from pulseboard.connectors.sheets import SheetsConnector
+from pulseboard.connectors.sql import SqlConnector
 from pulseboard.connectors.webhook import WebhookConnector
 from pulseboard.core.errors import ValidationFailed
 
@@ -31,6 +32,7 @@ BUILT_IN: Final[tuple[Connector[Any], ...]] = (
     HttpsGetConnector(),
     SheetsConnector(),
     PrometheusConnector(),
+    SqlConnector(),
 )
 
 CONNECTORS: Final[dict[str, Connector[Any]]] = {}

@@ -641,6 +641,11 @@ class SafeSession:
         self._session: aiohttp.ClientSession | None = None
         self._resolver: _ValidatingResolver | None = None
 
+    @property
+    def policy(self) -> SafeFetchPolicy:
+        """The rules this session fetches under (the sql kind judges its hosts by them too)."""
+        return self._policy
+
     async def __aenter__(self) -> SafeSession:
         inner = self._injected_resolver
         self._resolver = _ValidatingResolver(
