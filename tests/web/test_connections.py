@@ -29,8 +29,8 @@ from tests.connectors.google_standin import (
 from tests.factories import PASSWORD, KpiFactory, MembershipFactory
 
 from pulseboard.audit.models import AuditEvent
-from pulseboard.connectors.google_oauth import connection_list_for_user
 from pulseboard.connectors.models import GoogleConnection, Source
+from pulseboard.connectors.sheets.selectors import connection_list_for_user
 from pulseboard.core.crypto import cipher
 from pulseboard.orgs.models import Membership
 from pulseboard.web.views.connections import FLOW_SESSION_KEY

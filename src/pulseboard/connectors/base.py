@@ -113,6 +113,9 @@ class BindContext:
     # The stored secret, decrypted, when the source is of this kind already: a connector
     # keeping several credentials in its one secret merges what a save leaves out.
     current_secret: str | None = field(default=None, repr=False)
+    # The binding user's own account connections in this org, (id, label): a kind that
+    # reads through one (sheets) may be bound only to one of these.
+    connections: tuple[tuple[str, str], ...] = ()
 
     def same_kind(self, kind: str) -> bool:
         return self.current_kind == kind
@@ -160,6 +163,15 @@ class SourceStatus:
 
 
 @dataclass(frozen=True)
+class ConnectionAccess:
+    """The account connection a source reads through, ready for one pull (no database)."""
+
+    account: str  # how messages name the account (an e-mail address), "" if unknown
+    access_token: str = field(repr=False)  # decrypted, live for this pull
+    refreshed: bool  # obtained for this pull: a refusal now means the grant is gone
+
+
+@dataclass(frozen=True)
 class PullContext:
     """Everything one pull needs, loaded (and the secret decrypted) before the await."""
 
@@ -171,6 +183,7 @@ class PullContext:
     secret: str | None = field(repr=False)
     connection_id: str | None
     now: datetime
+    connection: ConnectionAccess | None = None  # sources bound to an account connection
 
 
 @dataclass(frozen=True)
@@ -187,6 +200,14 @@ class PullError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class CredentialRejected(PullError):
+    """The remote refused the connection's access token before its announced expiry.
+
+    The pull is prepared once more with a freshly refreshed token and retried; raised
+    again (or with a token already refreshed for the pull) it is an ordinary pull error.
+    """
 
 
 # --- form fields derived from the configuration model -----------------------------------
@@ -293,11 +314,18 @@ class Connector(ABC, Generic[ConfigT]):
                 f"the saved settings are no longer valid ({fields}): bind the source again"
             ) from None
 
-    def form_fields(self, *, org_id: int, user_id: int | None) -> list[ConfigField]:
+    def form_fields(
+        self,
+        *,
+        org_id: int,
+        user_id: int | None,
+        connections: tuple[tuple[str, str], ...] = (),
+    ) -> list[ConfigField]:
         """The inputs of the binding form, derived from the configuration model.
 
         ``json_schema_extra={"widget": "url"}`` on a field picks its input; connectors
-        that offer choices (the Google connections of this user) override this.
+        that offer choices (``connections``: the form user's own Google connections,
+        (id, label)) override this.
         """
         fields = []
         for name, info in self.config_model.model_fields.items():

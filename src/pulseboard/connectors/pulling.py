@@ -4,23 +4,28 @@ The worker's loop (``worker.runner``) calls ``pull_one`` for each source it clai
 "Pull now" button and API call ``pull_now``, which claims, pulls and records a single
 source synchronously. A pull never raises: every failure becomes a readable error on
 the outcome, and a connector bug costs one pull, not the worker.
+
+A pull's database work (its context: the decrypted secret, a Google connection's live
+access token, refreshed when due) runs through the caller's ``InDatabase`` before the
+connector awaits anything: the worker's own database threads, or, for ``pull_now``, the
+calling request thread. Connectors never reach the database themselves.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from aiohttp.abc import AbstractResolver
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 
-from pulseboard.connectors.base import Observation, PullConnector, PullError
+from pulseboard.connectors.base import CredentialRejected, Observation, PullConnector, PullError
 from pulseboard.connectors.models import Source
 from pulseboard.connectors.outbound import fetch_policy
 from pulseboard.connectors.pull_services import (
@@ -43,14 +48,31 @@ T = TypeVar("T")
 INTERNAL_ERROR: Final = "internal error while pulling (details are in the worker log)"
 
 
-async def _observe(source: Source, session: SafeSession, *, now: datetime) -> Observation:
+class InDatabase(Protocol):
+    """Runs synchronous ORM work for a pull away from the event loop, and awaits it."""
+
+    def __call__(self, function: Callable[[], T], /) -> Awaitable[T]: ...
+
+
+async def _observe(
+    source: Source, session: SafeSession, *, in_database: InDatabase, now: datetime
+) -> Observation:
     connector = CONNECTORS.get(source.kind)
     if not isinstance(connector, PullConnector):
         raise PullError(f"{source.kind} sources are not pulled")
-    return await connector.pull(pull_context_for(source, now=now), session)
+    context = await in_database(functools.partial(pull_context_for, source, now=now))
+    try:
+        return await connector.pull(context, session)
+    except CredentialRejected:
+        # An access token ended before its announced expiry (Google does this): one more
+        # try with a token refreshed for this pull; a second refusal is the pull's error.
+        context = await in_database(
+            functools.partial(pull_context_for, source, now=now, fresh_credentials=True)
+        )
+        return await connector.pull(context, session)
 
 
-async def pull_one(source: Source, session: SafeSession) -> PullOutcome:
+async def pull_one(source: Source, session: SafeSession, *, in_database: InDatabase) -> PullOutcome:
     """Pull ``source`` once; never raises: every failure becomes a readable error."""
     started_at = clock.now()
     started = time.perf_counter()
@@ -58,7 +80,7 @@ async def pull_one(source: Source, session: SafeSession) -> PullOutcome:
     observed_at: datetime | None = None
     error = ""
     try:
-        observation = await _observe(source, session, now=started_at)
+        observation = await _observe(source, session, in_database=in_database, now=started_at)
         value, observed_at = observation.value, observation.observed_at
     except PullError as exc:
         error = exc.message or "the pull failed without a message"
@@ -99,21 +121,18 @@ def pull_now(
 
     async def pull() -> PullOutcome:
         async with SafeSession(active_policy, resolver=resolver, limit=1) as session:
-            return await pull_one(claimed, session)
+            return await pull_one(claimed, session, in_database=on_calling_thread)
 
     try:
-        outcome = _run_sync(pull)
+        # async_to_sync runs the pull's loop beside this thread, which meanwhile serves
+        # the pull's database work (on_calling_thread): same connection, same transaction.
+        outcome = async_to_sync(pull)()
     except BaseException:
         lease_release(owner=owner)
         raise
     return pull_outcome_record(claimed=claimed, owner=owner, outcome=outcome)
 
 
-def _run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())
-    # Called from inside a running loop (an async view or test): a fresh loop needs a thread.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
+async def on_calling_thread(function: Callable[[], T]) -> T:
+    """``InDatabase`` for a pull run under ``async_to_sync``: on the thread that called it."""
+    return await sync_to_async(function, thread_sensitive=True)()

@@ -17,7 +17,7 @@ from pulseboard.connectors.base import Connector, PullConnector
 from pulseboard.connectors.https_get import HttpsGetConnector
 from pulseboard.connectors.manual import ManualConnector
 from pulseboard.connectors.prometheus import PrometheusConnector
-from pulseboard.connectors.sheets import SheetsConnector
+from pulseboard.connectors.sheets.connector import SheetsConnector
 from pulseboard.connectors.sql import SqlConnector
 from pulseboard.connectors.webhook import WebhookConnector
 from pulseboard.core.errors import ValidationFailed

@@ -36,6 +36,8 @@ from pulseboard.connectors.models import GoogleConnection, Source, WebhookDelive
 from pulseboard.connectors.redaction import config_redacted
 from pulseboard.connectors.registry import CONNECTORS, connector_for
 from pulseboard.connectors.selectors import DELIVERIES_SHOWN, WebhookTarget
+from pulseboard.connectors.sheets.selectors import connection_choices
+from pulseboard.connectors.sheets.services import connection_access_prepare
 from pulseboard.connectors.webhook import REPLAY_WINDOW, Payload, WebhookConnector, secret_mint
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
@@ -178,6 +180,7 @@ def source_bind(
         has_secret=bool(current.secret_encrypted),
         now=clock.now(),
         current_secret=_decrypted(current) if current.kind == connector.kind else None,
+        connections=connection_choices(org_id=kpi.org_id, user_id=actor.user_id),
     )
     # Outside the transaction: a connector may resolve names or ask Google.
     binding = connector.binding_validate(config, context=context)
@@ -366,10 +369,16 @@ def deliveries_prune(*, kpi_id: str, now: datetime, keep: int = DELIVERIES_SHOWN
     return deleted
 
 
-def pull_context_for(source: Source, *, now: datetime) -> PullContext:
-    """What ``PullConnector.pull`` gets for ``source``, its secret decrypted.
+def pull_context_for(
+    source: Source, *, now: datetime, fresh_credentials: bool = False
+) -> PullContext:
+    """What ``PullConnector.pull`` gets for ``source``, its secret decrypted; synchronous.
 
-    A secret no configured key decrypts is a ``PullError`` the admin can fix by re-entering it.
+    Runs before the pull awaits anything, with the pull's other database work: a source
+    bound to a Google connection gets a live access token here, refreshed (and stored)
+    when it is about to expire, or in any case with ``fresh_credentials`` (the pull was
+    refused one before its announced expiry). A secret no configured key decrypts is a
+    ``PullError`` the admin can fix by re-entering it; so is a refused refresh.
     """
     secret = None
     if source.secret_encrypted:
@@ -389,6 +398,15 @@ def pull_context_for(source: Source, *, now: datetime) -> PullContext:
         secret=secret,
         connection_id=source.connection_id,
         now=now,
+        connection=connection_access_prepare(
+            org_id=source.org_id,
+            connection_id=source.connection_id,
+            actor=Actor.connector(source.kind, source.pk),
+            now=now,
+            fresh=fresh_credentials,
+        )
+        if source.connection_id
+        else None,
     )
 
 

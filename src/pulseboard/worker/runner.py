@@ -254,7 +254,7 @@ class Worker:
         source: Source,
         recording: set[asyncio.Future[PullRecord]],
     ) -> None:
-        outcome = await pull_one(source, session)
+        outcome = await pull_one(source, session, in_database=database.run)
         owner = self.options.owner
         # Shielded: once a pull has an outcome, a stop request must not lose it.
         future = asyncio.ensure_future(

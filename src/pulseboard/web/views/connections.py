@@ -19,15 +19,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from pulseboard.connectors.google_oauth import (
+from pulseboard.connectors.sheets.oauth import (
     ConnectionFailed,
     authorization_start,
-    connection_create,
-    connection_disconnect,
-    connection_get_for_user,
-    connection_list_for_user,
     google_settings,
 )
+from pulseboard.connectors.sheets.selectors import (
+    connection_get_for_user,
+    connection_list_for_user,
+)
+from pulseboard.connectors.sheets.services import connection_create, connection_disconnect
 from pulseboard.orgs.models import User
 from pulseboard.web.access import actor_of, member_view
 

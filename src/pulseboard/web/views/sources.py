@@ -29,6 +29,7 @@ from pulseboard.connectors.selectors import (
     webhook_endpoint_url,
 )
 from pulseboard.connectors.services import source_bind, webhook_secret_rotate
+from pulseboard.connectors.sheets.selectors import connection_choices
 from pulseboard.connectors.webhook import WebhookConnector
 from pulseboard.core import clock
 from pulseboard.core.errors import DomainError
@@ -71,9 +72,13 @@ def _kind_forms(
     if source.is_pull:
         stored["interval_seconds"] = source.interval_seconds
     forms = []
+    # The user's own Google connections, offered by the kinds that read through one.
+    connections = connection_choices(org_id=source.org_id, user_id=user_id)
     for kind, connector in CONNECTORS.items():
         fields = []
-        for field in connector.form_fields(org_id=source.org_id, user_id=user_id):
+        for field in connector.form_fields(
+            org_id=source.org_id, user_id=user_id, connections=connections
+        ):
             name = input_name(kind, field)
             if posted is not None and not field.secret:
                 value = posted.get(name, "")

@@ -1,8 +1,9 @@
-"""The Google Sheets connector: binding rules, the one-cell pull, token refresh, isolation.
+"""The Google Sheets connector: binding rules, the one-cell pull, isolation.
 
-Pure parse rules first (no database). The rest runs the real flow against the Google
-stand-in on 127.0.0.1: connect through the web pages, bind, pull through the SSRF-safe
-session, expire and revoke tokens, disconnect. Nothing is patched.
+Pure parse and bind rules first (no database: ``bind`` checks the connection against the
+``BindContext``). The rest runs the real flow against the Google stand-in on 127.0.0.1:
+connect through the web pages, bind, pull the way the runner does, disconnect. Token
+refresh and the pull's preparation are in ``test_services``. Nothing is patched.
 """
 
 from __future__ import annotations
@@ -10,39 +11,39 @@ from __future__ import annotations
 import contextlib
 import json
 import urllib.parse
-from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connection as db_connection
 from django.test import Client
 from django.urls import reverse
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from tests.connectors.google_standin import (
-    GoogleStandIn,
-    connect_through_web,
-    running_standin,
-)
+from tests.connectors.google_standin import GoogleStandIn
+from tests.connectors.sheets.flow import SHEET_ID, SHEET_URL, bind, connected, pull, pull_error
 from tests.factories import KpiFactory, MembershipFactory
 
-from pulseboard.audit.models import AuditEvent
-from pulseboard.connectors.base import Observation, PullError, SourceState
-from pulseboard.connectors.google_oauth import connection_disconnect
+from pulseboard.connectors.base import (
+    BindContext,
+    ConnectionAccess,
+    Observation,
+    PullContext,
+    PullError,
+    SourceState,
+)
 from pulseboard.connectors.models import GoogleConnection, Source
 from pulseboard.connectors.outbound import fetch_policy
 from pulseboard.connectors.pulling import pull_now
 from pulseboard.connectors.registry import CONNECTORS
-from pulseboard.connectors.services import pull_context_for, source_bind
-from pulseboard.connectors.sheets import (
+from pulseboard.connectors.services import source_bind
+from pulseboard.connectors.sheets.connector import (
     DISCONNECTED,
-    OWNER_LEFT,
-    REVOKED,
+    NOT_A_PERSON,
+    NOT_YOURS,
     SheetsBindingError,
+    SheetsConnector,
     a1_range,
     cell_parse,
     cell_value,
@@ -50,19 +51,18 @@ from pulseboard.connectors.sheets import (
     tab_parse,
     values_get_url,
 )
+from pulseboard.connectors.sheets.selectors import connection_choices
+from pulseboard.connectors.sheets.services import connection_disconnect
 from pulseboard.connectors.values import ValueParseError
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.crypto import cipher
 from pulseboard.core.errors import NotFound, ValidationFailed
 from pulseboard.core.safe_http import SafeSession
-from pulseboard.indicators.models import Kpi
 from pulseboard.orgs.models import Membership
 
-SHEET_ID = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
-SHEET_URL = f"https://docs.google.com/spreadsheets/d/{SHEET_ID}/edit#gid=0"
-BASE_URL = "http://127.0.0.1:8000"
 sheets = CONNECTORS["sheets"]
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 # --- pure: binding fields -----------------------------------------------------------------
@@ -272,64 +272,94 @@ def test_the_status_names_the_spreadsheet_and_the_cell() -> None:
     assert ("Cell", "'Bob''s'!B12") in status.details
 
 
-# --- with the stand-in --------------------------------------------------------------------
+# --- pure: bind and pull take what they need from their context -----------------------------
+
+OWN = (("conn-alice-1", "alice@gmail.example"), ("conn-alice-2", "alice@work.example"))
+CONFIG = {"connection_id": "conn-alice-2", "spreadsheet": SHEET_URL, "tab": "S", "cell": "b2"}
 
 
-@pytest.fixture
-def google(tmp_path: Path, settings: Any) -> Iterator[GoogleStandIn]:
-    with running_standin(tmp_path) as standin:
-        settings.PULSEBOARD = {**settings.PULSEBOARD, **standin.settings(), "BASE_URL": BASE_URL}
-        standin.set_cell(SHEET_ID, "Sheet1", "B12", "1,234.5")
-        standin.set_cell(SHEET_ID, "Sheet1", "B13", "999")
-        yield standin
+def bind_context(*, user_id: int | None = 7, connections: Any = OWN) -> BindContext:
+    return BindContext(
+        org_id=1,
+        user_id=user_id,
+        kpi_id="k",
+        current_kind="manual",
+        current_config={},
+        has_secret=False,
+        now=NOW,
+        connections=connections,
+    )
 
 
-def connected(client: Client, google: GoogleStandIn, membership: Membership) -> GoogleConnection:
-    client.force_login(membership.user)
-    connect_through_web(client, google, BASE_URL)
-    client.logout()
-    return GoogleConnection.objects.get(org=membership.org, user=membership.user)
-
-
-def bind(
-    kpi: Kpi, membership: Membership, connection: GoogleConnection, **overrides: Any
-) -> Source:
-    config = {
-        "connection_id": connection.pk,
-        "spreadsheet": SHEET_URL,
-        "tab": "Sheet1",
-        "cell": "b12",
-        **overrides,
+def test_bind_takes_one_of_the_binding_users_own_connections_from_its_context() -> None:
+    binding = SheetsConnector().binding_validate(CONFIG, context=bind_context())
+    assert binding.connection_id == "conn-alice-2"
+    assert binding.config == {
+        "connection_id": "conn-alice-2",
+        "spreadsheet": SHEET_ID,
+        "tab": "S",
+        "cell": "B2",
     }
-    source_bind(kpi=kpi, actor=Actor.for_user(membership.user), kind="sheets", config=config)
-    return Source.objects.get(kpi=kpi)
 
 
-def pull(source: Source) -> Observation:
-    source.refresh_from_db()
+@pytest.mark.parametrize(
+    ("user_id", "connections", "message"),
+    [
+        # Someone else's connection (another user, or this user in another org) is not
+        # among the binding user's own in this org, which is all the context lists.
+        (7, (("conn-bob", "bob@gmail.example"),), NOT_YOURS),
+        (7, (), NOT_YOURS),
+        (None, OWN, NOT_A_PERSON),
+    ],
+)
+def test_bind_refuses_a_connection_that_is_not_the_binding_users_own(
+    user_id: int | None, connections: Any, message: str
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        SheetsConnector().binding_validate(
+            CONFIG, context=bind_context(user_id=user_id, connections=connections)
+        )
+    assert caught.value.errors == {"connection_id": message}
 
+
+def test_the_connection_input_offers_the_connections_it_is_given_and_only_those() -> None:
+    fields = {f.name: f for f in sheets.form_fields(org_id=1, user_id=7, connections=OWN)}
+    assert fields["connection_id"].choices == OWN
+    none = {f.name: f for f in sheets.form_fields(org_id=1, user_id=7)}
+    assert none["connection_id"].choices == ()
+    assert "no Google connection in this organization yet" in none["connection_id"].help
+
+
+def pull_context(connection: ConnectionAccess | None) -> PullContext:
+    return PullContext(
+        source_id="s",
+        org_id=1,
+        kpi_id="k",
+        kind="sheets",
+        config={"connection_id": "c", "spreadsheet": SHEET_ID, "tab": "S", "cell": "B2"},
+        secret=None,
+        connection_id="c",
+        now=NOW,
+        connection=connection,
+    )
+
+
+def test_a_pull_without_a_connection_in_its_context_says_it_was_disconnected() -> None:
     async def run() -> Observation:
         async with SafeSession(fetch_policy()) as session:
-            return await sheets.pull(pull_context_for(source, now=clock.now()), session)  # type: ignore[attr-defined,no-any-return]
+            return await sheets.pull(pull_context(None), session)  # type: ignore[attr-defined,no-any-return]
 
-    # async_to_sync keeps the pull's database work on this thread (the test transaction).
-    return async_to_sync(run)()
-
-
-def pull_error(source: Source) -> str:
     with pytest.raises(PullError) as caught:
-        pull(source)
-    return caught.value.message
+        async_to_sync(run)()
+    assert caught.value.message == DISCONNECTED
 
 
-@pytest.fixture
-def alice(db: None) -> Membership:
-    return MembershipFactory(role="admin")
+def test_the_access_token_never_shows_in_a_context_repr() -> None:
+    access = ConnectionAccess(account="a@example.com", access_token="ya29.secret", refreshed=False)
+    assert "ya29.secret" not in repr(pull_context(access))
 
 
-@pytest.fixture
-def alice_connection(client: Client, google: GoogleStandIn, alice: Membership) -> GoogleConnection:
-    return connected(client, google, alice)
+# --- with the stand-in --------------------------------------------------------------------
 
 
 def test_binding_stores_the_spreadsheet_id_the_normalised_cell_and_the_connection(
@@ -374,34 +404,6 @@ def test_a_tab_name_with_quotes_spaces_and_slashes_reaches_google_intact(
     assert pull(source).value == 12.5
 
 
-def test_an_expired_access_token_is_refreshed_before_the_read_and_stored_encrypted(
-    google: GoogleStandIn, alice: Membership, alice_connection: GoogleConnection
-) -> None:
-    source = bind(KpiFactory(org=alice.org), alice, alice_connection)
-    old_token = cipher().decrypt(alice_connection.access_token_encrypted)
-    google.expire_access_tokens()
-    GoogleConnection.objects.filter(pk=alice_connection.pk).update(
-        expires_at=clock.now() - timedelta(minutes=1)
-    )
-    assert pull(source).value == 1234.5
-    refresh = google.recorded("/token")[-1]
-    assert refresh.form["grant_type"] == "refresh_token"
-    stored = GoogleConnection.objects.get(pk=alice_connection.pk)
-    new_token = cipher().decrypt(stored.access_token_encrypted)
-    assert new_token != old_token
-    assert stored.expires_at is not None and stored.expires_at > clock.now() + timedelta(minutes=30)
-    (read,) = google.recorded("/v4/")
-    assert read.headers["authorization"] == f"Bearer {new_token}"
-    event = AuditEvent.objects.get(action="connection.refreshed")
-    assert event.actor_kind == "connector" and event.actor_id == source.pk
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM connectors_googleconnection")
-        rows = repr(cursor.fetchall())
-        cursor.execute("SELECT * FROM audit_auditevent")
-        rows += repr(cursor.fetchall())
-    assert new_token not in rows and refresh.form["refresh_token"] not in rows
-
-
 def test_a_token_google_ended_early_is_refreshed_once_and_the_read_retried(
     google: GoogleStandIn, alice: Membership, alice_connection: GoogleConnection
 ) -> None:
@@ -413,15 +415,6 @@ def test_a_token_google_ended_early_is_refreshed_once_and_the_read_retried(
         "refresh_token",
     ]
     assert len(google.recorded("/v4/")) == 2
-
-
-def test_a_revoked_grant_fails_the_pull_with_the_reconnect_message(
-    google: GoogleStandIn, alice: Membership, alice_connection: GoogleConnection
-) -> None:
-    source = bind(KpiFactory(org=alice.org), alice, alice_connection)
-    google.revoke_all()
-    assert pull_error(source) == REVOKED
-    assert REVOKED == "the Google connection was revoked — reconnect under Profile → Connections"
 
 
 @pytest.mark.parametrize(
@@ -522,10 +515,9 @@ def test_another_admin_of_the_same_org_can_neither_list_nor_bind_nor_disconnect_
     alice: Membership, alice_connection: GoogleConnection
 ) -> None:
     bob = MembershipFactory(org=alice.org, role="admin")
-    fields = {f.name: f for f in sheets.form_fields(org_id=alice.org.pk, user_id=bob.user.pk)}
-    assert fields["connection_id"].choices == ()
-    mine = {f.name: f for f in sheets.form_fields(org_id=alice.org.pk, user_id=alice.user.pk)}
-    assert mine["connection_id"].choices == ((alice_connection.pk, "alice@gmail.example"),)
+    assert connection_choices(org_id=alice.org.pk, user_id=bob.user.pk) == ()
+    mine = connection_choices(org_id=alice.org.pk, user_id=alice.user.pk)
+    assert mine == ((alice_connection.pk, "alice@gmail.example"),)
     with pytest.raises(ValidationFailed) as caught:
         bind(KpiFactory(org=alice.org), bob, alice_connection)
     assert "not one of your Google connections" in caught.value.errors["connection_id"]
@@ -588,14 +580,6 @@ def test_another_admin_rebinding_replaces_the_connection_with_their_own(
     )
 
 
-def test_a_connection_stops_feeding_kpis_when_its_owner_leaves_the_org(
-    alice: Membership, alice_connection: GoogleConnection
-) -> None:
-    source = bind(KpiFactory(org=alice.org), alice, alice_connection)
-    Membership.objects.filter(pk=alice.pk).delete()
-    assert pull_error(source) == OWNER_LEFT
-
-
 # --- the source page ------------------------------------------------------------------------
 
 
@@ -652,13 +636,3 @@ def test_the_source_page_names_a_bad_cell_without_saving(
     assert response.status_code == 422
     assert "is a range; give a single cell" in response.content.decode()
     assert Source.objects.get(kpi=kpi).kind == "manual"
-
-
-def test_a_token_no_configured_key_decrypts_is_a_pull_error_not_a_crash(
-    alice: Membership, alice_connection: GoogleConnection
-) -> None:
-    source = bind(KpiFactory(org=alice.org), alice, alice_connection)
-    GoogleConnection.objects.filter(pk=alice_connection.pk).update(
-        access_token_encrypted="gAAAAA-not-ours"
-    )
-    assert "the stored Google token cannot be decrypted" in pull_error(source)

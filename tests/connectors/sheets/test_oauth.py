@@ -1,6 +1,6 @@
-"""Google OAuth pieces that need no server: reading token answers, the ID token's e-mail,
-the consent URL's parameters, token freshness. The flow itself runs against the
-stand-in in tests/web/test_connections.py and tests/connectors/test_sheets.py.
+"""The OAuth protocol pieces that need no server: reading token answers, the ID token's
+e-mail, the consent URL's parameters. The flow itself runs against the stand-in in
+tests/web/test_connections.py and tests/connectors/sheets/.
 """
 
 from __future__ import annotations
@@ -16,18 +16,15 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from tests.connectors.google_standin import CLIENT_ID, unsigned_id_token
 
-from pulseboard.connectors.google_oauth import (
-    EXPIRY_LEEWAY,
+from pulseboard.connectors.sheets.oauth import (
     SHEETS_SCOPE,
     ConnectionFailed,
     TokenEndpointError,
     TokenRevoked,
-    access_token_is_fresh,
     authorization_start,
     email_from_id_token,
     token_set_parse,
 )
-from pulseboard.connectors.models import GoogleConnection
 from pulseboard.core.safe_http import FetchResult
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -152,18 +149,3 @@ def test_connecting_needs_the_client_configured(settings: Any) -> None:
     settings.PULSEBOARD = {**settings.PULSEBOARD, "GOOGLE_CLIENT_SECRET": ""}
     with pytest.raises(ConnectionFailed, match="PULSEBOARD_GOOGLE_CLIENT_SECRET"):
         authorization_start(redirect_uri="https://kpi.example.com/cb")
-
-
-@pytest.mark.parametrize(
-    ("expires_at", "fresh"),
-    [
-        (None, False),
-        (NOW - timedelta(seconds=1), False),
-        (NOW + EXPIRY_LEEWAY, False),
-        (NOW + EXPIRY_LEEWAY + timedelta(seconds=1), True),
-    ],
-)
-def test_an_access_token_is_renewed_a_minute_before_it_expires(
-    expires_at: datetime | None, fresh: bool
-) -> None:
-    assert access_token_is_fresh(GoogleConnection(expires_at=expires_at), now=NOW) is fresh

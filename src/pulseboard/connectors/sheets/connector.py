@@ -1,11 +1,15 @@
 """The Google Sheets connector: a KPI bound to one cell, read on a schedule.
 
-Owns the binding (a Google connection of the binding admin, the spreadsheet given as
-URL or id, the tab, one cell in A1 notation) and the pull, which reads exactly that
-cell with ``spreadsheets.values.get`` on ``'Tab'!B12``, refreshing the access token
-first when it has expired (and once more if Google ends it early), and parses the
-cell's displayed text like https_get values. Every failure becomes a pull error that
-says what to fix. The parse functions at the top are pure.
+Owns the binding (one of the binding admin's own Google connections, the spreadsheet
+given as URL or id, the tab, one cell in A1 notation) and the pull, which reads exactly
+that cell with ``spreadsheets.values.get`` on ``'Tab'!B12`` and parses the cell's
+displayed text like https_get values. No database here: ``bind`` checks the connection
+against the binding user's own connections listed in its ``BindContext``, and ``pull``
+reads with the live access token its ``PullContext`` carries (``services`` loads and, when
+needed, refreshes it before the pull starts). A token Google ends before its announced
+expiry raises ``CredentialRejected``, so the pull is prepared once more with a fresh
+token and retried. Every failure becomes a pull error that says what to fix. The parse
+functions are pure.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pulseboard.connectors.base import (
     BindContext,
     Binding,
     ConfigField,
+    CredentialRejected,
     Observation,
     PullConfig,
     PullConnector,
@@ -34,22 +39,8 @@ from pulseboard.connectors.base import (
     SourceState,
     SourceStatus,
 )
-from pulseboard.connectors.google_oauth import (
-    TokenEndpointError,
-    TokenRevoked,
-    access_token_get,
-    access_token_is_fresh,
-    connection_choices,
-    connection_for_binding,
-    connection_get_for_pull,
-    connection_owner_is_member,
-    connection_refresh,
-    google_settings,
-    in_database,
-)
-from pulseboard.connectors.models import GoogleConnection
+from pulseboard.connectors.sheets.oauth import google_settings
 from pulseboard.connectors.values import ValueParseError, parse_number
-from pulseboard.core.actors import Actor
 from pulseboard.core.errors import ValidationFailed
 from pulseboard.core.safe_http import FetchError, SafeSession, UnsafeURLError
 
@@ -245,9 +236,9 @@ class SheetsConfig(PullConfig):
         return _custom(cell_parse, value, "cell")
 
 
-def _sheets_error(exc: FetchError, *, connection: GoogleConnection, where: str, tab: str) -> str:
+def _sheets_error(exc: FetchError, *, account: str, where: str, tab: str) -> str:
     status = exc.status
-    account = connection.google_email or "the connected Google account"
+    account = account or "the connected Google account"
     if status == 403:
         return (
             f"Google refused access to the spreadsheet (HTTP 403): share it with {account}, "
@@ -267,19 +258,6 @@ def _sheets_error(exc: FetchError, *, connection: GoogleConnection, where: str, 
     return f"could not reach Google Sheets: {exc}"
 
 
-def _load_connection(org_id: int, connection_id: str | None) -> GoogleConnection:
-    connection = (
-        connection_get_for_pull(org_id=org_id, connection_id=connection_id)
-        if connection_id
-        else None
-    )
-    if connection is None:
-        raise PullError(DISCONNECTED)
-    if not connection_owner_is_member(connection):
-        raise PullError(OWNER_LEFT)
-    return connection
-
-
 class SheetsConnector(PullConnector[SheetsConfig]):
     kind: ClassVar[str] = "sheets"
     label: ClassVar[str] = "Google Sheets"
@@ -293,10 +271,7 @@ class SheetsConnector(PullConnector[SheetsConfig]):
             raise ValidationFailed(
                 f"invalid sheets settings: {NOT_A_PERSON}", errors={"connection_id": NOT_A_PERSON}
             )
-        connection = connection_for_binding(
-            org_id=context.org_id, user_id=context.user_id, connection_id=config.connection_id
-        )
-        if connection is None:
+        if config.connection_id not in {pk for pk, _ in context.connections}:
             raise ValidationFailed(
                 f"invalid sheets settings: connection_id: {NOT_YOURS}",
                 errors={"connection_id": NOT_YOURS},
@@ -305,19 +280,24 @@ class SheetsConnector(PullConnector[SheetsConfig]):
         return Binding(
             config=base.config,
             secret=SecretClear(),
-            connection_id=connection.pk,
+            connection_id=config.connection_id,
             interval_seconds=base.interval_seconds,
         )
 
-    def form_fields(self, *, org_id: int, user_id: int | None) -> list[ConfigField]:
+    def form_fields(
+        self,
+        *,
+        org_id: int,
+        user_id: int | None,
+        connections: tuple[tuple[str, str], ...] = (),
+    ) -> list[ConfigField]:
         """The connection input offers the form user's own connections, and no one else's."""
-        choices = tuple(connection_choices(org_id=org_id, user_id=user_id))
-        fields = super().form_fields(org_id=org_id, user_id=user_id)
+        fields = super().form_fields(org_id=org_id, user_id=user_id, connections=connections)
         return [
             replace(
                 field,
-                choices=choices,
-                help=field.help if choices else NO_CONNECTION_YET,
+                choices=connections,
+                help=field.help if connections else NO_CONNECTION_YET,
             )
             if field.name == "connection_id"
             else field
@@ -326,61 +306,36 @@ class SheetsConnector(PullConnector[SheetsConfig]):
 
     async def pull(self, context: PullContext, session: SafeSession) -> Observation:
         config = self.stored_config(context.config)
+        access = context.connection
+        if access is None:
+            raise PullError(DISCONNECTED)
         where = a1_range(config.tab, config.cell)
-        actor = Actor.connector(self.kind, context.source_id)
-        connection = await in_database(
-            lambda: _load_connection(context.org_id, context.connection_id)
-        )
         url = values_get_url(
             google_settings().sheets_url, config.spreadsheet, config.tab, config.cell
         )
-        refreshed = False
-        if not access_token_is_fresh(connection, now=context.now):
-            connection = await self._refresh(connection, session, actor, context.now)
-            refreshed = True
-        while True:
-            token = self._token(connection)
-            try:
-                result = await session.get(
-                    url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
-                )
-                break
-            except UnsafeURLError as exc:
-                raise PullError(f"the Google Sheets URL is not allowed: {exc.reason}") from None
-            except FetchError as exc:
-                # Google may end an access token before its announced expiry: one refresh.
-                if exc.status == 401 and not refreshed:
-                    connection = await self._refresh(connection, session, actor, context.now)
-                    refreshed = True
-                    continue
-                if exc.status == 401:
-                    raise PullError(REVOKED) from None
-                raise PullError(
-                    _sheets_error(exc, connection=connection, where=where, tab=config.tab)
-                ) from None
+        try:
+            result = await session.get(
+                url,
+                headers={
+                    "Authorization": f"Bearer {access.access_token}",
+                    "Accept": "application/json",
+                },
+            )
+        except UnsafeURLError as exc:
+            raise PullError(f"the Google Sheets URL is not allowed: {exc.reason}") from None
+        except FetchError as exc:
+            if exc.status == 401 and not access.refreshed:
+                # Google may end an access token before its announced expiry: the pull is
+                # prepared once more, with a token refreshed for it, and retried.
+                raise CredentialRejected(REVOKED) from None
+            if exc.status == 401:
+                raise PullError(REVOKED) from None
+            raise PullError(
+                _sheets_error(exc, account=access.account, where=where, tab=config.tab)
+            ) from None
         try:
             return Observation(value=cell_value(result.body, tab=config.tab, cell=config.cell))
         except ValueParseError as exc:
-            raise PullError(str(exc)) from None
-
-    @staticmethod
-    def _token(connection: GoogleConnection) -> str:
-        try:
-            return access_token_get(connection)
-        except TokenEndpointError as exc:
-            raise PullError(str(exc)) from None
-
-    @staticmethod
-    async def _refresh(
-        connection: GoogleConnection, session: SafeSession, actor: Actor, now: datetime
-    ) -> GoogleConnection:
-        try:
-            return await connection_refresh(
-                connection=connection, session=session, actor=actor, now=now
-            )
-        except TokenRevoked:
-            raise PullError(REVOKED) from None
-        except TokenEndpointError as exc:
             raise PullError(str(exc)) from None
 
     def describe_status(self, state: SourceState, *, now: datetime) -> SourceStatus:
