@@ -17,12 +17,13 @@ timeout minus interval and timeout after its last request.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from pulseboard.core import clock
+from pulseboard.orgs.models import Membership, Organization
 from pulseboard.orgs.selectors import membership_list_for_user
 
 SESSION_KEY = "pulseboard_org_id"
@@ -47,13 +48,23 @@ class SessionIdleMiddleware:
         return self.get_response(request)
 
 
+class OrgAwareRequest(HttpRequest):
+    """A request after ``CurrentOrgMiddleware``: the active org and membership, if any."""
+
+    org: Organization | None
+    membership: Membership | None
+    memberships: list[Membership]
+
+
 class CurrentOrgMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.org = None  # type: ignore[attr-defined]
-        request.membership = None  # type: ignore[attr-defined]
+    def __call__(self, plain: HttpRequest) -> HttpResponse:
+        request = cast(OrgAwareRequest, plain)
+        request.org = None
+        request.membership = None
+        request.memberships = []
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             memberships = list(membership_list_for_user(user=user))  # type: ignore[arg-type]
@@ -62,7 +73,7 @@ class CurrentOrgMiddleware:
             if chosen is None and memberships:
                 chosen = memberships[0]
             if chosen is not None:
-                request.org = chosen.org  # type: ignore[attr-defined]
-                request.membership = chosen  # type: ignore[attr-defined]
-            request.memberships = memberships  # type: ignore[attr-defined]
+                request.org = chosen.org
+                request.membership = chosen
+            request.memberships = memberships
         return self.get_response(request)

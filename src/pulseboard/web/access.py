@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest
@@ -20,15 +20,30 @@ from django.shortcuts import render
 from pulseboard.core.actors import Actor
 from pulseboard.core.client_address import client_ip
 from pulseboard.core.errors import NotFound
+from pulseboard.orgs.middleware import OrgAwareRequest
+from pulseboard.orgs.models import Membership, Organization, User
 
 View: TypeAlias = Callable[..., HttpResponseBase]
+
+
+class MemberRequest(HttpRequest):
+    """What a ``member_view`` or ``admin_view`` receives: a signed-in member of an org.
+
+    The decorators check what ``OrgAwareRequest`` leaves open, so views read
+    ``request.org`` and ``request.membership`` without a None check.
+    """
+
+    user: User
+    org: Organization
+    membership: Membership
+    memberships: list[Membership]
 
 
 def member_view(view: View) -> View:
     @login_required
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if request.org is None:  # type: ignore[attr-defined]
+        if cast(OrgAwareRequest, request).org is None:
             return render(request, "web/no_org.html", status=403)
         try:
             return view(request, *args, **kwargs)
@@ -40,8 +55,8 @@ def member_view(view: View) -> View:
 
 def admin_view(view: View) -> View:
     @wraps(view)
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not request.membership.is_admin:  # type: ignore[attr-defined]
+    def checked(request: MemberRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.membership.is_admin:
             return render(request, "web/forbidden.html", status=403)
         return view(request, *args, **kwargs)
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -27,7 +27,7 @@ from pulseboard.audit.models import AuditEvent
 from pulseboard.audit.selectors import audit_list
 from pulseboard.indicators.selectors import kpi_list
 from pulseboard.orgs.models import Organization
-from pulseboard.web.access import admin_view
+from pulseboard.web.access import MemberRequest, admin_view
 from pulseboard.web.forms import AuditFilterForm
 
 PAGE_SIZE = 50
@@ -98,8 +98,8 @@ def _bounds(form: AuditFilterForm, zone: ZoneInfo) -> dict[str, datetime | None]
 
 @admin_view
 @require_GET
-def audit(request: HttpRequest) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def audit(request: MemberRequest) -> HttpResponse:
+    org = request.org
     form = AuditFilterForm(request.GET or None, kpis=kpi_list(org=org, include_drafts=True))
     filters: dict[str, Any] = {}
     valid = not form.is_bound or form.is_valid()

@@ -30,7 +30,7 @@ from pulseboard.connectors.sheets.selectors import (
 )
 from pulseboard.connectors.sheets.services import connection_create, connection_disconnect
 from pulseboard.orgs.models import User
-from pulseboard.web.access import actor_of, member_view
+from pulseboard.web.access import MemberRequest, actor_of, member_view
 
 FLOW_SESSION_KEY = "pulseboard_google_flow"
 MAX_PARAM_LENGTH = 2048
@@ -42,13 +42,13 @@ def redirect_uri() -> str:
     return str(settings.PULSEBOARD["BASE_URL"]) + reverse("web:connections-callback")
 
 
-def _page(request: HttpRequest, *, confirm: Any = None) -> HttpResponse:
+def _page(request: MemberRequest, *, confirm: Any = None) -> HttpResponse:
     context = {
         "connections": list(
             connection_list_for_user(org=request.org, user=request.user)  # type: ignore[attr-defined,arg-type]
         ),
         "google_configured": google_settings().configured,
-        "can_connect": request.membership.is_admin,  # type: ignore[attr-defined]
+        "can_connect": request.membership.is_admin,
         "confirm": confirm,
     }
     return render(request, "web/connections.html", context)
@@ -66,14 +66,14 @@ def _param(request: HttpRequest, name: str) -> str:
 
 @member_view
 @require_GET
-def connections(request: HttpRequest) -> HttpResponse:
+def connections(request: MemberRequest) -> HttpResponse:
     return _page(request)
 
 
 @member_view
 @require_POST
-def connections_start(request: HttpRequest) -> HttpResponse:
-    if not request.membership.is_admin:  # type: ignore[attr-defined]
+def connections_start(request: MemberRequest) -> HttpResponse:
+    if not request.membership.is_admin:
         return _back(request, ADMINS_ONLY)
     try:
         flow = authorization_start(redirect_uri=redirect_uri())
@@ -82,14 +82,14 @@ def connections_start(request: HttpRequest) -> HttpResponse:
     request.session[FLOW_SESSION_KEY] = {
         "state": flow.state,
         "verifier": flow.code_verifier,
-        "org_id": request.org.pk,  # type: ignore[attr-defined]
+        "org_id": request.org.pk,
     }
     return HttpResponseRedirect(flow.url)
 
 
 @member_view
 @require_GET
-def connections_callback(request: HttpRequest) -> HttpResponse:
+def connections_callback(request: MemberRequest) -> HttpResponse:
     # Single use: whatever happens below, this sign-in attempt is spent.
     flow = request.session.pop(FLOW_SESSION_KEY, None)
     if (
@@ -105,9 +105,9 @@ def connections_callback(request: HttpRequest) -> HttpResponse:
             "The answer from Google does not belong to this sign-in (state mismatch). "
             "Start again with Connect.",
         )
-    if flow.get("org_id") != request.org.pk:  # type: ignore[attr-defined]
+    if flow.get("org_id") != request.org.pk:
         return _back(request, "You switched organization while connecting. Start again.")
-    if not request.membership.is_admin:  # type: ignore[attr-defined]
+    if not request.membership.is_admin:
         return _back(request, ADMINS_ONLY)
     error = _param(request, "error")
     if error:
@@ -118,7 +118,7 @@ def connections_callback(request: HttpRequest) -> HttpResponse:
         return _back(request, "Google sent no authorization code. Start again with Connect.")
     try:
         connection = connection_create(
-            org=request.org,  # type: ignore[attr-defined]
+            org=request.org,
             user=request.user,  # type: ignore[arg-type]
             actor=actor_of(request),
             code=code,
@@ -133,8 +133,8 @@ def connections_callback(request: HttpRequest) -> HttpResponse:
 
 @member_view
 @require_http_methods(["GET", "POST"])
-def connections_disconnect(request: HttpRequest, connection_id: str) -> HttpResponse:
-    org, user = request.org, request.user  # type: ignore[attr-defined]
+def connections_disconnect(request: MemberRequest, connection_id: str) -> HttpResponse:
+    org, user = request.org, request.user
     assert isinstance(user, User)  # member_view: signed in
     if request.method == "GET":
         # member_view turns the selector's NotFound (someone else's id) into a 404.

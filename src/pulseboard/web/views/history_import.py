@@ -34,7 +34,7 @@ from pulseboard.history.selectors import import_plan
 from pulseboard.history.services import history_import, history_import_parse
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_get
-from pulseboard.web.access import actor_of, admin_view, is_htmx
+from pulseboard.web.access import MemberRequest, actor_of, admin_view, is_htmx
 
 TEMPLATE = "web/history_import.html"
 # Multipart framing around the file: boundaries, the other fields, their headers.
@@ -114,8 +114,8 @@ def _page(request: HttpRequest, kpi: Kpi, status: int = 200, **context: Any) -> 
 @csrf_exempt  # checked below, once the upload handlers are in place (Django's pattern)
 @admin_view
 @require_http_methods(["GET", "POST"])
-def kpi_history_import(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    kpi = kpi_get(org=request.org, kpi_id=kpi_id)  # type: ignore[attr-defined]
+def kpi_history_import(request: MemberRequest, kpi_id: str) -> HttpResponse:
+    kpi = kpi_get(org=request.org, kpi_id=kpi_id)
     if request.method == "GET":
         return _page(request, kpi)
     try:

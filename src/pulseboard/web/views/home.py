@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from pulseboard.core import clock
 from pulseboard.indicators.selectors import kpi_list, kpi_list_for_home
-from pulseboard.web.access import member_view
+from pulseboard.web.access import MemberRequest, member_view
 from pulseboard.web.tiles import tiles_for
 
 
 @member_view
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def home(request: MemberRequest) -> HttpResponse:
+    org = request.org
     tiles = tiles_for(org=org, kpis=list(kpi_list_for_home(org=org)), now=clock.now())
     has_drafts = (
         not tiles
-        and request.membership.is_admin  # type: ignore[attr-defined]
+        and request.membership.is_admin
         and kpi_list(org=org, include_drafts=True).exists()
     )
     return render(request, "web/home.html", {"tiles": tiles, "has_drafts": has_drafts})

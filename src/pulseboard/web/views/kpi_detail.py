@@ -33,7 +33,7 @@ from pulseboard.indicators.evaluation import shape_params
 from pulseboard.indicators.formatting import format_value
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_drivers, kpi_get
-from pulseboard.web.access import member_view
+from pulseboard.web.access import MemberRequest, member_view
 from pulseboard.web.charts import ValueLabels, chart_guides, history_chart
 from pulseboard.web.member_audit import member_event_rows
 from pulseboard.web.tiles import tiles_for
@@ -53,9 +53,9 @@ AUDIT_SHOWN = 15
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _visible_kpi(request: HttpRequest, kpi_id: str) -> Kpi:
-    kpi = kpi_get(org=request.org, kpi_id=kpi_id)  # type: ignore[attr-defined]
-    if not kpi.published and not request.membership.is_admin:  # type: ignore[attr-defined]
+def _visible_kpi(request: MemberRequest, kpi_id: str) -> Kpi:
+    kpi = kpi_get(org=request.org, kpi_id=kpi_id)
+    if not kpi.published and not request.membership.is_admin:
         raise Http404("KPI not found")
     return kpi
 
@@ -89,9 +89,9 @@ def _chart(kpi: Kpi, since: datetime | None, labels: ValueLabels) -> str:
 
 @member_view
 @require_GET
-def kpi_detail(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
-    is_admin = request.membership.is_admin  # type: ignore[attr-defined]
+def kpi_detail(request: MemberRequest, kpi_id: str) -> HttpResponse:
+    org = request.org
+    is_admin = request.membership.is_admin
     kpi = _visible_kpi(request, kpi_id)
     range_name, since = _range(request)
     now = clock.now()
@@ -149,7 +149,7 @@ EXPORTS = {
 }
 
 
-def _history_download(request: HttpRequest, kpi_id: str, extension: str) -> HttpResponseBase:
+def _history_download(request: MemberRequest, kpi_id: str, extension: str) -> HttpResponseBase:
     kpi = _visible_kpi(request, kpi_id)
     range_name, since = _range(request)
     rows, content_type = EXPORTS[extension]
@@ -165,11 +165,11 @@ def _history_download(request: HttpRequest, kpi_id: str, extension: str) -> Http
 
 @member_view
 @require_GET
-def kpi_history_csv(request: HttpRequest, kpi_id: str) -> HttpResponseBase:
+def kpi_history_csv(request: MemberRequest, kpi_id: str) -> HttpResponseBase:
     return _history_download(request, kpi_id, "csv")
 
 
 @member_view
 @require_GET
-def kpi_history_json(request: HttpRequest, kpi_id: str) -> HttpResponseBase:
+def kpi_history_json(request: MemberRequest, kpi_id: str) -> HttpResponseBase:
     return _history_download(request, kpi_id, "json")

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import ProtectedError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -32,7 +32,7 @@ from pulseboard.indicators.selectors import kpi_drivers, kpi_get, kpi_list
 from pulseboard.indicators.shapes import PARAM_NAMES, BaselineMode, Shape, ShapeParams
 from pulseboard.indicators.spec import DEFAULT_COMPARE_PERIOD
 from pulseboard.indicators.status import evaluate
-from pulseboard.web.access import actor_of, admin_view
+from pulseboard.web.access import MemberRequest, actor_of, admin_view
 from pulseboard.web.forms import (
     FORMAT_LABELS,
     UNIT_LABELS,
@@ -57,8 +57,8 @@ NEW_KPI_INITIAL = {
 
 @admin_view
 @require_http_methods(["GET"])
-def kpi_settings(request: HttpRequest) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def kpi_settings(request: MemberRequest) -> HttpResponse:
+    org = request.org
     kpis = list(kpi_list(org=org, include_drafts=True))
     tiles = tiles_for(org=org, kpis=kpis, now=clock.now(), sparklines=False)
     context = {
@@ -71,7 +71,7 @@ def kpi_settings(request: HttpRequest) -> HttpResponse:
 
 
 def _form_page(
-    request: HttpRequest, form: KpiForm, kpi: Kpi | None, status: int = 200
+    request: MemberRequest, form: KpiForm, kpi: Kpi | None, status: int = 200
 ) -> HttpResponse:
     values: Mapping[str, Any] = form.data if form.is_bound else form.initial
     shape_now = str(values.get("shape") or "")
@@ -101,15 +101,15 @@ def _sample_text(kpi: Kpi | None, values: Mapping[str, Any]) -> str:
     return ""
 
 
-def _parents(request: HttpRequest, kpi: Kpi | None) -> list[Kpi]:
-    org = request.org  # type: ignore[attr-defined]
+def _parents(request: MemberRequest, kpi: Kpi | None) -> list[Kpi]:
+    org = request.org
     return [k for k in kpi_list(org=org, include_drafts=True) if kpi is None or k.pk != kpi.pk]
 
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def kpi_create(request: HttpRequest) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def kpi_create(request: MemberRequest) -> HttpResponse:
+    org = request.org
     parents = _parents(request, None)
     if request.method == "GET":
         return _form_page(request, KpiForm(initial=NEW_KPI_INITIAL, parents=parents), None)
@@ -128,8 +128,8 @@ def kpi_create(request: HttpRequest) -> HttpResponse:
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def kpi_edit(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def kpi_edit(request: MemberRequest, kpi_id: str) -> HttpResponse:
+    org = request.org
     kpi = kpi_get(org=org, kpi_id=kpi_id)
     parents = _parents(request, kpi)
     if request.method == "GET":
@@ -149,8 +149,8 @@ def kpi_edit(request: HttpRequest, kpi_id: str) -> HttpResponse:
 
 @admin_view
 @require_POST
-def kpi_publish(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    kpi = kpi_get(org=request.org, kpi_id=kpi_id)  # type: ignore[attr-defined]
+def kpi_publish(request: MemberRequest, kpi_id: str) -> HttpResponse:
+    kpi = kpi_get(org=request.org, kpi_id=kpi_id)
     published = request.POST.get("published") == "1"
     kpi_services.kpi_set_published(kpi=kpi, actor=actor_of(request), published=published)
     messages.success(
@@ -162,8 +162,8 @@ def kpi_publish(request: HttpRequest, kpi_id: str) -> HttpResponse:
 
 @admin_view
 @require_POST
-def kpi_move(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    kpi = kpi_get(org=request.org, kpi_id=kpi_id)  # type: ignore[attr-defined]
+def kpi_move(request: MemberRequest, kpi_id: str) -> HttpResponse:
+    kpi = kpi_get(org=request.org, kpi_id=kpi_id)
     direction = "up" if request.POST.get("direction") == "up" else "down"
     kpi_services.kpi_move(kpi=kpi, actor=actor_of(request), offset=-1 if direction == "up" else 1)
     return redirect(f"{reverse('web:settings-kpis')}?moved={kpi.pk}&dir={direction}")
@@ -171,8 +171,8 @@ def kpi_move(request: HttpRequest, kpi_id: str) -> HttpResponse:
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def kpi_delete(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def kpi_delete(request: MemberRequest, kpi_id: str) -> HttpResponse:
+    org = request.org
     kpi = kpi_get(org=org, kpi_id=kpi_id)
     # Key results that follow the KPI hold it (a PROTECT foreign key): the delete is
     # refused, naming them, until they are unlinked or deleted (DESIGN §11).
@@ -219,7 +219,7 @@ def _suggestion(title: str) -> dict[str, Any]:
 
 @admin_view
 @require_POST
-def kpi_suggest(request: HttpRequest) -> HttpResponse:
+def kpi_suggest(request: MemberRequest) -> HttpResponse:
     """htmx: the quick-create suggestion for the title typed so far."""
     return render(
         request,
@@ -228,8 +228,8 @@ def kpi_suggest(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _preview(values: Mapping[str, Any], request: HttpRequest, kpi: Kpi | None) -> dict[str, Any]:
-    org = request.org  # type: ignore[attr-defined]
+def _preview(values: Mapping[str, Any], request: MemberRequest, kpi: Kpi | None) -> dict[str, Any]:
+    org = request.org
 
     def text(name: str) -> str:
         raw = values.get(name)
@@ -282,7 +282,7 @@ def _preview(values: Mapping[str, Any], request: HttpRequest, kpi: Kpi | None) -
 
 @admin_view
 @require_POST
-def kpi_preview(request: HttpRequest) -> HttpResponse:
+def kpi_preview(request: MemberRequest) -> HttpResponse:
     """htmx: the formatted sample value, its status and the target phrase for the form so far."""
     preview = _preview(request.POST, request, None)
     return render(request, "web/kpi_form.html#preview", {"preview": preview})

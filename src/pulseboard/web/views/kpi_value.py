@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -21,7 +21,7 @@ from pulseboard.core.errors import ValidationFailed
 from pulseboard.history.services import value_record
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_get
-from pulseboard.web.access import actor_of, admin_view, is_htmx
+from pulseboard.web.access import MemberRequest, actor_of, admin_view, is_htmx
 from pulseboard.web.forms import ValueForm
 from pulseboard.web.tiles import tiles_for
 
@@ -39,9 +39,9 @@ def value_text(value: float | None) -> str:
 
 
 def _render(
-    request: HttpRequest, kpi: Kpi, place: str, status: int = 200, **extra: Any
+    request: MemberRequest, kpi: Kpi, place: str, status: int = 200, **extra: Any
 ) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+    org = request.org
     tile = tiles_for(org=org, kpis=[kpi], now=clock.now(), sparklines=place == "tile")[0]
     context = {"tile": tile, "value_text": value_text(kpi.current_value), **extra}
     return render(request, PLACES[place][0], context, status=status)
@@ -49,8 +49,8 @@ def _render(
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def kpi_value(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def kpi_value(request: MemberRequest, kpi_id: str) -> HttpResponse:
+    org = request.org
     kpi = kpi_get(org=org, kpi_id=kpi_id)
     place = "row" if request.GET.get("in", request.POST.get("in")) == "row" else "tile"
     if request.method == "GET":

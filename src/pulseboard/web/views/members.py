@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -30,7 +30,7 @@ from pulseboard.orgs.selectors import (
     membership_get_by_id,
     membership_list,
 )
-from pulseboard.web.access import actor_of, admin_view
+from pulseboard.web.access import MemberRequest, actor_of, admin_view
 from pulseboard.web.forms import InviteForm, RoleForm, add_errors
 
 
@@ -52,8 +52,8 @@ def _revoked_phrase(revoked: org_services.Revoked, who: str = "they") -> str:
     return f"Revoked with it: {' and '.join(parts)} {who} created."
 
 
-def _page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def _page(request: MemberRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
+    org = request.org
     members = list(membership_list(org=org))
     context = {
         "members": members,
@@ -69,18 +69,18 @@ def _page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpRespo
 
 @admin_view
 @require_GET
-def members(request: HttpRequest) -> HttpResponse:
+def members(request: MemberRequest) -> HttpResponse:
     return _page(request)
 
 
 @admin_view
 @require_POST
-def member_invite(request: HttpRequest) -> HttpResponse:
+def member_invite(request: MemberRequest) -> HttpResponse:
     form = InviteForm(request.POST)
     if form.is_valid():
         try:
             invite, token = org_services.member_invite(
-                org=request.org,  # type: ignore[attr-defined]
+                org=request.org,
                 actor=actor_of(request),
                 role=form.cleaned_data["role"],
                 email=form.cleaned_data.get("email") or "",
@@ -102,8 +102,8 @@ def member_invite(request: HttpRequest) -> HttpResponse:
 
 @admin_view
 @require_POST
-def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
-    membership = membership_get_by_id(org=request.org, membership_id=membership_id)  # type: ignore[attr-defined]
+def member_role(request: MemberRequest, membership_id: int) -> HttpResponse:
+    membership = membership_get_by_id(org=request.org, membership_id=membership_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose admin or member.")
@@ -122,8 +122,8 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
-    membership = membership_get_by_id(org=request.org, membership_id=membership_id)  # type: ignore[attr-defined]
+def member_remove(request: MemberRequest, membership_id: int) -> HttpResponse:
+    membership = membership_get_by_id(org=request.org, membership_id=membership_id)
     if request.method == "GET":
         return _page(request, confirm=membership)
     try:
@@ -142,8 +142,8 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @admin_view
 @require_POST
-def invite_revoke(request: HttpRequest, invite_id: str) -> HttpResponse:
-    invite = invite_get(org=request.org, invite_id=invite_id)  # type: ignore[attr-defined]
+def invite_revoke(request: MemberRequest, invite_id: str) -> HttpResponse:
+    invite = invite_get(org=request.org, invite_id=invite_id)
     try:
         org_services.invite_revoke(invite=invite, actor=actor_of(request))
     except Conflict as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -20,14 +20,14 @@ from pulseboard.core.errors import ValidationFailed
 from pulseboard.indicators.formatting import format_value
 from pulseboard.orgs.localization import COMMON_LOCALES, locale_label, timezone_names
 from pulseboard.orgs.services import org_update
-from pulseboard.web.access import actor_of, admin_view
+from pulseboard.web.access import MemberRequest, actor_of, admin_view
 from pulseboard.web.forms import OrgForm, add_errors
 
 SAMPLE_VALUE = 1234567.891
 
 
-def _page(request: HttpRequest, form: OrgForm, *, status: int = 200) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def _page(request: MemberRequest, form: OrgForm, *, status: int = 200) -> HttpResponse:
+    org = request.org
     context: dict[str, Any] = {
         "form": form,
         "locale_options": [(tag, locale_label(tag)) for tag in COMMON_LOCALES],
@@ -51,8 +51,8 @@ def _page(request: HttpRequest, form: OrgForm, *, status: int = 200) -> HttpResp
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def org_settings(request: HttpRequest) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def org_settings(request: MemberRequest) -> HttpResponse:
+    org = request.org
     if request.method == "GET":
         initial = {"name": org.name, "locale": org.locale, "timezone": org.timezone}
         return _page(request, OrgForm(initial=initial))

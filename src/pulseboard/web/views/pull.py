@@ -8,7 +8,7 @@ outcome as a message: the value read, or the error exactly as the worker would r
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
@@ -17,13 +17,13 @@ from pulseboard.connectors.selectors import source_get
 from pulseboard.core.errors import DomainError
 from pulseboard.indicators.formatting import format_value
 from pulseboard.indicators.selectors import kpi_get
-from pulseboard.web.access import admin_view
+from pulseboard.web.access import MemberRequest, admin_view
 
 
 @admin_view
 @require_POST
-def kpi_source_pull(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def kpi_source_pull(request: MemberRequest, kpi_id: str) -> HttpResponse:
+    org = request.org
     kpi = kpi_get(org=org, kpi_id=kpi_id)
     try:
         record = pull_now(source=source_get(org=org, kpi_id=kpi.pk))

@@ -35,7 +35,7 @@ from pulseboard.core import clock
 from pulseboard.core.errors import DomainError
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_get
-from pulseboard.web.access import actor_of, admin_view
+from pulseboard.web.access import MemberRequest, actor_of, admin_view
 
 MAX_INPUT_LENGTH = 2048
 
@@ -100,7 +100,7 @@ def _kind_forms(
 
 
 def _page(
-    request: HttpRequest,
+    request: MemberRequest,
     kpi: Kpi,
     *,
     secret: str | None = None,
@@ -110,7 +110,7 @@ def _page(
     error: DomainError | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    source = source_get(org=request.org, kpi_id=kpi.pk)  # type: ignore[attr-defined]
+    source = source_get(org=request.org, kpi_id=kpi.pk)
     webhook = source.kind == WebhookConnector.kind
     endpoint = webhook_endpoint_url(kpi.pk) if webhook else ""
     context = {
@@ -122,8 +122,8 @@ def _page(
         "webhook": webhook,
         "endpoint": endpoint,
         "examples": examples_for(endpoint) if webhook else [],
-        "deliveries": list(deliveries_recent(org=request.org, kpi_id=kpi.pk)) if webhook else [],  # type: ignore[attr-defined]
-        "attempts": list(attempts_recent(org=request.org, kpi_id=kpi.pk)),  # type: ignore[attr-defined]
+        "deliveries": list(deliveries_recent(org=request.org, kpi_id=kpi.pk)) if webhook else [],
+        "attempts": list(attempts_recent(org=request.org, kpi_id=kpi.pk)),
         "secret": secret,
         "confirm_rotate": confirm_rotate,
         "error": error,
@@ -137,8 +137,8 @@ def _page(
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def kpi_source(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    kpi = kpi_get(org=request.org, kpi_id=kpi_id)  # type: ignore[attr-defined]
+def kpi_source(request: MemberRequest, kpi_id: str) -> HttpResponse:
+    kpi = kpi_get(org=request.org, kpi_id=kpi_id)
     if request.method == "GET":
         return _page(request, kpi)
     kind = request.POST.get("kind", "")
@@ -160,8 +160,8 @@ def kpi_source(request: HttpRequest, kpi_id: str) -> HttpResponse:
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def kpi_source_rotate(request: HttpRequest, kpi_id: str) -> HttpResponse:
-    kpi = kpi_get(org=request.org, kpi_id=kpi_id)  # type: ignore[attr-defined]
+def kpi_source_rotate(request: MemberRequest, kpi_id: str) -> HttpResponse:
+    kpi = kpi_get(org=request.org, kpi_id=kpi_id)
     if request.method == "GET":
         return _page(request, kpi, confirm_rotate=True)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
@@ -17,13 +17,13 @@ from django.views.decorators.http import require_GET, require_POST
 from pulseboard.core.errors import ValidationFailed
 from pulseboard.orgs import services as org_services
 from pulseboard.orgs.selectors import token_get, token_list
-from pulseboard.web.access import actor_of, admin_view
+from pulseboard.web.access import MemberRequest, actor_of, admin_view
 from pulseboard.web.forms import TokenForm, add_errors
 
 
-def _page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
+def _page(request: MemberRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
     context = {
-        "tokens": list(token_list(org=request.org).select_related("created_by")),  # type: ignore[attr-defined]
+        "tokens": list(token_list(org=request.org).select_related("created_by")),
         "form": TokenForm(),
         **extra,
     }
@@ -32,18 +32,18 @@ def _page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpRespo
 
 @admin_view
 @require_GET
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: MemberRequest) -> HttpResponse:
     return _page(request)
 
 
 @admin_view
 @require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
+def token_create(request: MemberRequest) -> HttpResponse:
     form = TokenForm(request.POST)
     if form.is_valid():
         try:
             token, plaintext = org_services.token_create(
-                org=request.org,  # type: ignore[attr-defined]
+                org=request.org,
                 actor=actor_of(request),
                 name=form.cleaned_data["name"],
                 scope=form.cleaned_data["scope"],
@@ -59,8 +59,8 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 @admin_view
 @require_POST
-def token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
-    token = token_get(org=request.org, token_id=token_id)  # type: ignore[attr-defined]
+def token_revoke(request: MemberRequest, token_id: str) -> HttpResponse:
+    token = token_get(org=request.org, token_id=token_id)
     if token.revoked_at is not None:
         messages.info(request, f"“{token.name}” was already revoked.")
     else:
