@@ -78,6 +78,28 @@ def main() -> None:
                     "",
                 ]
             )
+        imported = load(directory, f"import-{db}.json")
+        if imported:
+            rows.append(
+                [
+                    db,
+                    f"history import rows/s ({imported['rows']:,.0f} rows, API)",
+                    f"{imported['http_rows_per_s']:,.0f}",
+                    f"in process {imported['in_process_rows_per_s']:,.0f} "
+                    f"(parse {imported['parse_rows_per_s']:,.0f}, write "
+                    f"{imported['write_rows_per_s']:,.0f})",
+                ]
+            )
+        batch = load(directory, f"batch-{db}.json")
+        if batch:
+            rows.append(
+                [
+                    db,
+                    "batch values/s (1,000 per POST /values)",
+                    f"{batch['batch_values_per_s']:,.0f}",
+                    f"{batch['speedup']:.1f} x single PUTs ({batch['single_values_per_s']:,.0f}/s)",
+                ]
+            )
     print_table(
         "Pulseboard benchmarks (this machine, this run)", ["db", "measure", "value", "vs"], rows
     )

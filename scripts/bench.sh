@@ -7,6 +7,7 @@ mkdir -p "$out"
 other_rows=${BENCH_OTHER_ROWS:-10000000}
 sources=${BENCH_SOURCES:-10000}
 requests=${BENCH_REQUESTS:-3000}
+import_rows=${BENCH_IMPORT_ROWS:-100000}
 dbs="sqlite"
 if "$bin/python" scripts/pg_probe.py postgresql://postgres@127.0.0.1:5432/postgres 2>/dev/null; then
   dbs="postgresql sqlite"
@@ -20,5 +21,9 @@ for db in $dbs; do
   "$bin/python" bench/poll_cycle.py --db "$db" --sources "$sources" --json "$out/poll-$db.json"
   echo "== $db: Home at scale"
   "$bin/python" bench/home_scale.py --db "$db" --other-rows "$other_rows" --json "$out/home-$db.json"
+  echo "== $db: history import"
+  "$bin/python" bench/history_import.py --db "$db" --rows "$import_rows" --json "$out/import-$db.json"
+  echo "== $db: batch values"
+  "$bin/python" bench/batch_values.py --db "$db" --json "$out/batch-$db.json"
 done
 "$bin/python" bench/report.py "$out"
