@@ -264,6 +264,20 @@ def test_writes_fail_inside_the_read_only_transaction_and_change_nothing(
     assert not database.has_table(database.table.split(".")[-1] + "_new")
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT 1; DELETE FROM {t}",
+        "COMMIT; DELETE FROM {t}; SELECT 1",
+        "SET TRANSACTION READ WRITE; UPDATE {t} SET amount = 0; SELECT 1",
+    ],
+)
+def test_several_statements_are_refused_and_change_nothing(database: Database, query: str) -> None:
+    message = pull_error(database.dsn, query.format(t=database.table))
+    assert message.startswith("the query failed: "), message
+    assert database.count_and_sum() == (3, 42.5)
+
+
 def test_a_long_query_stops_at_the_statement_timeout(database: Database) -> None:
     sleep = "SELECT pg_sleep(10)" if database.engine == "postgresql" else "SELECT SLEEP(10)"
     assert pull_error(database.dsn, sleep) == "the query ran longer than 5 s and was stopped"

@@ -279,7 +279,9 @@ async def _postgresql_result(
     try:
         await conn.set_read_only(True)
         async with conn.cursor() as cursor:
-            await cursor.execute(query)  # type: ignore[arg-type]  # an admin's SQL by design
+            # Prepared: the extended protocol takes one statement, so no "COMMIT; DELETE …"
+            # can end the read-only transaction and write after it.
+            await cursor.execute(query, prepare=True)  # type: ignore[arg-type]
             if cursor.description is None:
                 raise PullError(
                     f"the query returned no result (it must be a SELECT); {_ONE_NUMBER}"
@@ -320,6 +322,7 @@ def _mysql_result(
             # The session too: DDL commits implicitly and would run outside the transaction.
             cursor.execute("SET SESSION TRANSACTION READ ONLY")
             cursor.execute("START TRANSACTION READ ONLY")
+            # One statement: PyMySQL does not ask for CLIENT_MULTI_STATEMENTS.
             cursor.execute(query)
             if cursor.description is None:
                 raise PullError(
