@@ -229,6 +229,13 @@ def test_a_result_that_is_not_one_number_is_a_readable_error(
     assert pull_error(database.dsn, query.format(t=database.table)).startswith(expected)
 
 
+def test_nan_and_infinity_are_not_numbers(postgresql: Database) -> None:
+    for query, shown in (("SELECT 'NaN'::numeric", "NaN"), ("SELECT 'Infinity'::float8", "inf")):
+        message = pull_error(postgresql.dsn, query)
+        assert message.startswith("the query returned "), message
+        assert message.endswith("not a finite number") and shown in message, message
+
+
 def test_a_syntax_error_is_the_server_s_own_words(database: Database) -> None:
     assert pull_error(database.dsn, "SELEC 1").startswith("the query failed: ")
 
