@@ -47,7 +47,7 @@ from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_get, kpi_list
 from pulseboard.orgs.models import Membership
 from pulseboard.orgs.selectors import membership_list
-from pulseboard.web.access import actor_of, admin_view, member_view
+from pulseboard.web.access import MemberRequest, actor_of, admin_view, member_view
 from pulseboard.web.forms import add_errors
 from pulseboard.web.goal_charts import ChartPoint, percent, progress_bar, progress_chart
 from pulseboard.web.goal_forms import (
@@ -141,14 +141,14 @@ class BoardSection:
         return percent(self.board.window.elapsed(clock.now()))
 
 
-def _is_admin(request: HttpRequest) -> bool:
-    return bool(request.membership.is_admin)  # type: ignore[attr-defined]
+def _is_admin(request: MemberRequest) -> bool:
+    return bool(request.membership.is_admin)
 
 
 @member_view
 @require_GET
-def goals(request: HttpRequest) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def goals(request: MemberRequest) -> HttpResponse:
+    org = request.org
     chosen_id = request.GET.get("cycle", "")
     chosen = cycle_get(org=org, cycle_id=chosen_id) if chosen_id else None
     shown, others = goal_board(org=org, now=clock.now(), cycle=chosen)
@@ -171,8 +171,8 @@ def goals(request: HttpRequest) -> HttpResponse:
 
 @member_view
 @require_GET
-def objective_detail(request: HttpRequest, objective_id: str) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def objective_detail(request: MemberRequest, objective_id: str) -> HttpResponse:
+    org = request.org
     objective = objective_get(org=org, objective_id=objective_id)
     now = clock.now()
     (card,) = objective_cards(org=org, objectives=[objective], now=now)
@@ -182,14 +182,14 @@ def objective_detail(request: HttpRequest, objective_id: str) -> HttpResponse:
 
 
 def _key_result_page(
-    request: HttpRequest,
+    request: MemberRequest,
     key_result: KeyResult,
     *,
     form: CheckInForm | None = None,
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+    org = request.org
     now = clock.now()
     (card,) = key_result_cards(org=org, key_results=[key_result], now=now)
     row = key_result_row(card, _is_admin(request))
@@ -229,15 +229,15 @@ def _key_result_page(
 
 @member_view
 @require_GET
-def key_result_detail(request: HttpRequest, key_result_id: str) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def key_result_detail(request: MemberRequest, key_result_id: str) -> HttpResponse:
+    org = request.org
     return _key_result_page(request, key_result_get(org=org, key_result_id=key_result_id))
 
 
 @member_view
 @require_POST
-def key_result_check_in(request: HttpRequest, key_result_id: str) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def key_result_check_in(request: MemberRequest, key_result_id: str) -> HttpResponse:
+    org = request.org
     key_result = key_result_get(org=org, key_result_id=key_result_id)
     if not services.may_check_in(
         key_result=key_result, user_id=request.user.pk, is_admin=_is_admin(request)
@@ -265,8 +265,8 @@ def key_result_check_in(request: HttpRequest, key_result_id: str) -> HttpRespons
 # --- admin forms --------------------------------------------------------------------------
 
 
-def _members(request: HttpRequest) -> list[Membership]:
-    return list(membership_list(org=request.org))  # type: ignore[attr-defined]
+def _members(request: MemberRequest) -> list[Membership]:
+    return list(membership_list(org=request.org))
 
 
 def _cycle_page(
@@ -277,14 +277,14 @@ def _cycle_page(
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def cycle_create(request: HttpRequest) -> HttpResponse:
+def cycle_create(request: MemberRequest) -> HttpResponse:
     if request.method == "GET":
         return _cycle_page(request, CycleForm(), None)
     form = CycleForm(request.POST)
     if form.is_valid():
         try:
             cycle = services.cycle_create(
-                org=request.org,  # type: ignore[attr-defined]
+                org=request.org,
                 actor=actor_of(request),
                 data=form.service_data(),
             )
@@ -298,8 +298,8 @@ def cycle_create(request: HttpRequest) -> HttpResponse:
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def cycle_edit(request: HttpRequest, cycle_id: str) -> HttpResponse:
-    cycle = cycle_get(org=request.org, cycle_id=cycle_id)  # type: ignore[attr-defined]
+def cycle_edit(request: MemberRequest, cycle_id: str) -> HttpResponse:
+    cycle = cycle_get(org=request.org, cycle_id=cycle_id)
     if request.method == "GET":
         return _cycle_page(request, CycleForm(initial=cycle_initial(cycle)), cycle)
     form = CycleForm(request.POST)
@@ -323,8 +323,8 @@ def _confirm(
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def cycle_delete(request: HttpRequest, cycle_id: str) -> HttpResponse:
-    cycle = cycle_get(org=request.org, cycle_id=cycle_id)  # type: ignore[attr-defined]
+def cycle_delete(request: MemberRequest, cycle_id: str) -> HttpResponse:
+    cycle = cycle_get(org=request.org, cycle_id=cycle_id)
     page = {
         "what": "cycle",
         "title": cycle.name,
@@ -354,15 +354,15 @@ def _objective_page(
     )
 
 
-def _objective_form(request: HttpRequest, *args: Any, **kwargs: Any) -> ObjectiveForm:
-    cycles = list(cycle_list(org=request.org))  # type: ignore[attr-defined]
+def _objective_form(request: MemberRequest, *args: Any, **kwargs: Any) -> ObjectiveForm:
+    cycles = list(cycle_list(org=request.org))
     return ObjectiveForm(*args, cycles=cycles, members=_members(request), **kwargs)
 
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def objective_create(request: HttpRequest) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def objective_create(request: MemberRequest) -> HttpResponse:
+    org = request.org
     if request.method == "GET":
         cycle_id = request.GET.get("cycle", "")
         initial = {"cycle": cycle_get(org=org, cycle_id=cycle_id).pk} if cycle_id else {}
@@ -383,8 +383,8 @@ def objective_create(request: HttpRequest) -> HttpResponse:
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def objective_edit(request: HttpRequest, objective_id: str) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def objective_edit(request: MemberRequest, objective_id: str) -> HttpResponse:
+    org = request.org
     objective = objective_get(org=org, objective_id=objective_id)
     if request.method == "GET":
         form = _objective_form(request, initial=objective_initial(objective))
@@ -405,8 +405,8 @@ def objective_edit(request: HttpRequest, objective_id: str) -> HttpResponse:
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def objective_delete(request: HttpRequest, objective_id: str) -> HttpResponse:
-    objective = objective_get(org=request.org, objective_id=objective_id)  # type: ignore[attr-defined]
+def objective_delete(request: MemberRequest, objective_id: str) -> HttpResponse:
+    objective = objective_get(org=request.org, objective_id=objective_id)
     if request.method == "GET":
         count = objective.key_results.count()
         return _confirm(
@@ -426,8 +426,8 @@ def objective_delete(request: HttpRequest, objective_id: str) -> HttpResponse:
     return redirect(f"{reverse('web:goals')}?cycle={objective.cycle_id}")
 
 
-def _key_result_form(request: HttpRequest, *args: Any, **kwargs: Any) -> KeyResultForm:
-    org = request.org  # type: ignore[attr-defined]
+def _key_result_form(request: MemberRequest, *args: Any, **kwargs: Any) -> KeyResultForm:
+    org = request.org
     return KeyResultForm(
         *args,
         objectives=list(objective_list(org=org)),
@@ -456,9 +456,9 @@ def _key_result_form_page(
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def key_result_create(request: HttpRequest) -> HttpResponse:
+def key_result_create(request: MemberRequest) -> HttpResponse:
     """A new key result; ``?kpi=`` starts it from a KPI (start = the KPI's current value)."""
-    org = request.org  # type: ignore[attr-defined]
+    org = request.org
     if request.method == "GET":
         initial: dict[str, Any] = {"kind": "increase_to", "weight": 1}
         kpi = None
@@ -495,8 +495,8 @@ def key_result_create(request: HttpRequest) -> HttpResponse:
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def key_result_edit(request: HttpRequest, key_result_id: str) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def key_result_edit(request: MemberRequest, key_result_id: str) -> HttpResponse:
+    org = request.org
     key_result = key_result_get(org=org, key_result_id=key_result_id)
     if request.method == "GET":
         form = _key_result_form(request, initial=key_result_initial(key_result))
@@ -516,8 +516,8 @@ def key_result_edit(request: HttpRequest, key_result_id: str) -> HttpResponse:
 
 @admin_view
 @require_http_methods(["GET", "POST"])
-def key_result_delete(request: HttpRequest, key_result_id: str) -> HttpResponse:
-    org = request.org  # type: ignore[attr-defined]
+def key_result_delete(request: MemberRequest, key_result_id: str) -> HttpResponse:
+    org = request.org
     key_result = key_result_get(org=org, key_result_id=key_result_id)
     if request.method == "GET":
         return _confirm(
