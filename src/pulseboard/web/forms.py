@@ -40,6 +40,7 @@ from pulseboard.indicators.spec import (
     Category,
     KpiSpec,
 )
+from pulseboard.orgs.actions import OrgAction
 from pulseboard.orgs.roles import Role, TokenScope
 
 # What each vocabulary member reads as on a page. The choices below iterate the
@@ -358,7 +359,8 @@ class AuditFilterForm(PageForm):
     kpi = forms.ChoiceField(required=False, label="KPI", choices=[("", "All KPIs")])
     actor = forms.CharField(required=False, max_length=200, label="Actor")
     action = forms.ChoiceField(
-        required=False, choices=[("", "All actions"), *((a.value, a.value) for a in Action)]
+        required=False,
+        choices=[("", "All actions"), *((a.value, a.value) for a in (*OrgAction, *Action))],
     )
     since = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
     until = forms.DateField(
