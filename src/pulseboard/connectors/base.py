@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Literal, TypeVa
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 
 from pulseboard.connectors.redaction import config_redacted
 from pulseboard.connectors.schedule import DEFAULT_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
@@ -386,11 +387,14 @@ class PullConnector(Connector[PullConfigT]):
         network. ``context.now`` is the pull's start; no clock reads inside.
         """
 
+    def config_details(self, state: SourceState) -> list[tuple[str, str]]:
+        """What the kind shows of its binding, first in ``describe_status``; none by default."""
+        return []
+
     def describe_status(self, state: SourceState, *, now: datetime) -> SourceStatus:
         failing = state.consecutive_failures > 0
-        details: list[tuple[str, str]] = [
-            ("Every", format_duration(timedelta(seconds=state.interval_seconds)))
-        ]
+        details: list[tuple[str, str]] = self.config_details(state)
+        details.append(("Every", format_duration(timedelta(seconds=state.interval_seconds))))
         if state.last_pulled_at is not None:
             details.append(("Last pulled", humanize_ago(state.last_pulled_at, now)))
         if state.last_success_at is not None:
@@ -400,6 +404,17 @@ class PullConnector(Connector[PullConfigT]):
             details.append(("Last error", state.last_error))
         summary = f"{self.label}: failing" if failing else self.label
         return SourceStatus(summary=summary, failing=failing, details=tuple(details))
+
+
+def checked_query_text(value: str, *, max_bytes: int) -> str:
+    """A config validator body for a kind's query text: not empty, short, no NUL."""
+    if not value:
+        raise PydanticCustomError("query", "the query is empty")
+    if len(value.encode()) > max_bytes:
+        raise PydanticCustomError("query", f"the query is longer than {max_bytes // 1024} KiB")
+    if "\x00" in value:
+        raise PydanticCustomError("query", "the query contains a NUL character")
+    return value
 
 
 def secret_hint(secret: str) -> str:

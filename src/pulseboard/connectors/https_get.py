@@ -23,17 +23,16 @@ are dropped on a redirect to another origin.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, ClassVar, Final
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 
+from pulseboard.connectors import outbound_checks
 from pulseboard.connectors.base import (
     BindContext,
     Binding,
@@ -48,10 +47,8 @@ from pulseboard.connectors.base import (
     SecretKeep,
     SecretSet,
     SourceState,
-    SourceStatus,
     secret_hint,
 )
-from pulseboard.connectors.outbound import fetch_policy
 from pulseboard.connectors.schedule import IntervalError, check_interval
 from pulseboard.connectors.values import (
     ValueParseError,
@@ -61,21 +58,9 @@ from pulseboard.connectors.values import (
     validate_jsonpath,
 )
 from pulseboard.core.errors import ValidationFailed
-from pulseboard.core.safe_http import (
-    MAX_URL_LENGTH,
-    FetchError,
-    SafeFetchPolicy,
-    SafeSession,
-    UnsafeURLError,
-    check_url,
-    validate_url_sync,
-)
+from pulseboard.core.safe_http import SafeSession
 from pulseboard.indicators.durations import DurationError, parse_duration
 
-MAX_TOKEN_LENGTH: Final = 4096
-# RFC 6750 b64token plus the characters real-world tokens use (JWTs, opaque keys).
-_TOKEN: Final = re.compile(r"[\x21-\x7e]+")
-_BEARER_PREFIX: Final = re.compile(r"bearer\s+", re.IGNORECASE)
 MAX_HEADERS: Final = 20
 MAX_HEADER_NAME_LENGTH: Final = 100
 MAX_HEADERS_BYTES: Final = 8 * 1024  # names and values together
@@ -101,31 +86,19 @@ _HINTED_FROM: Final = 12
 # The secret of a source with headers; a bearer token alone is stored as it is (no space
 # can occur in a token, so the two forms never meet).
 _CREDENTIALS_PREFIX: Final = "https_get-credentials/1 "
-_ANY_ADDRESS: Final = SafeFetchPolicy(
-    allow_private=(ipaddress.IPv4Network("0.0.0.0/0"), ipaddress.IPv6Network("::/0"))
-)
 
 
 class HttpsGetConfig(PullConfig):
-    url: str = Field(
+    url: str = outbound_checks.url_field(
         title="URL",
         description="An https address answering with JSON, e.g. https://status.example.com/api",
-        max_length=MAX_URL_LENGTH,
-        json_schema_extra={"widget": "url"},
     )
     json_path: str = Field(
         title="JSONPath",
         description="Where the number is in the JSON (RFC 9535), e.g. $.data.uptime",
         max_length=1000,
     )
-    bearer_token: SecretStr | None = Field(
-        default=None,
-        title="Bearer token",
-        description=(
-            "Optional. Sent as 'Authorization: Bearer …'. Stored encrypted and never shown "
-            "again; leave empty to keep the saved one."
-        ),
-    )
+    bearer_token: outbound_checks.BearerToken = None
 
     headers: dict[str, SecretStr | None] | None = Field(
         default=None,
@@ -185,13 +158,7 @@ class HttpsGetConfig(PullConfig):
     @field_validator("url")
     @classmethod
     def _url_is_https_and_not_obviously_private(cls, value: str) -> str:
-        # The static checks only (scheme, userinfo, host form, reserved names): addresses,
-        # literal or resolved, are judged against the operator's policy in ``bind`` and by
-        # the session on every pull, so a pull names the refused address itself.
-        try:
-            check_url(value, _ANY_ADDRESS)
-        except UnsafeURLError as exc:
-            raise PydanticCustomError("url", exc.reason) from None
+        outbound_checks.check_url_form(value, "url")
         return value
 
     @field_validator("json_path")
@@ -201,25 +168,6 @@ class HttpsGetConfig(PullConfig):
             return validate_jsonpath(value)
         except ValueParseError as exc:
             raise PydanticCustomError("json_path", str(exc)) from None
-
-    @field_validator("bearer_token", mode="before")
-    @classmethod
-    def _token_is_one_printable_word(cls, value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if not isinstance(value, str):
-            return value
-        # Admins paste the whole header value as often as the token itself.
-        token = _BEARER_PREFIX.sub("", value.strip(), count=1)
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise PydanticCustomError(
-                "token", f"the token is longer than {MAX_TOKEN_LENGTH} characters"
-            )
-        if token and not _TOKEN.fullmatch(token):
-            raise PydanticCustomError(
-                "token", "the token must be printable ASCII without spaces or line breaks"
-            )
-        return token
 
     @field_validator("interval_seconds", mode="before")
     @classmethod
@@ -310,12 +258,7 @@ class HttpsGetConnector(PullConnector[HttpsGetConfig]):
     config_model = HttpsGetConfig
 
     def bind(self, config: HttpsGetConfig, *, context: BindContext) -> Binding:
-        try:
-            validate_url_sync(config.url, fetch_policy())
-        except UnsafeURLError as exc:
-            raise ValidationFailed(
-                f"invalid https_get settings: url: {exc.reason}", errors={"url": exc.reason}
-            ) from None
+        outbound_checks.check_url_allowed(config.url, kind=self.kind, field="url")
         binding = super().bind(config, context=context)
         stored = {k: v for k, v in binding.config.items() if k not in ("headers", "header_hints")}
         credentials = self._credentials(config, context)
@@ -389,25 +332,21 @@ class HttpsGetConnector(PullConnector[HttpsGetConfig]):
             {k: v for k, v in context.config.items() if k != "header_hints"}
         )
         credentials = credentials_of(context.secret)
-        headers = {"Accept": "application/json", **credentials.headers}
-        if credentials.bearer_token:
-            headers["Authorization"] = f"Bearer {credentials.bearer_token}"
-        try:
-            result = await session.get(
-                config.url, headers=headers, origin_bound=credentials.headers.keys()
-            )
-        except UnsafeURLError as exc:
-            raise PullError(f"URL refused: {exc.reason}") from None
-        except FetchError as exc:
-            raise PullError(str(exc)) from None
+        result = await outbound_checks.guarded_get(
+            session,
+            config.url,
+            headers=outbound_checks.json_request_headers(
+                credentials.bearer_token, credentials.headers
+            ),
+            origin_bound=credentials.headers.keys(),
+        )
         try:
             document = parse_json_body(result.body)
             return Observation(value=parse_number(extract_jsonpath(document, config.json_path)))
         except ValueParseError as exc:
             raise PullError(str(exc)) from None
 
-    def describe_status(self, state: SourceState, *, now: datetime) -> SourceStatus:
-        status = super().describe_status(state, now=now)
+    def config_details(self, state: SourceState) -> list[tuple[str, str]]:
         details: list[tuple[str, str]] = []
         url = state.config.get("url")
         if isinstance(url, str):
@@ -421,6 +360,4 @@ class HttpsGetConnector(PullConnector[HttpsGetConfig]):
         if isinstance(hints, dict) and hints:
             shown = ", ".join(f"{name} {hint}" for name, hint in hints.items())
             details.append(("Headers", shown))
-        return SourceStatus(
-            summary=status.summary, failing=status.failing, details=(*details, *status.details)
-        )
+        return details

@@ -16,17 +16,15 @@ on every pull.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
-import re
 import urllib.parse
-from datetime import datetime
 from typing import Any, ClassVar, Final
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from pulseboard.connectors import outbound_checks
 from pulseboard.connectors.base import (
     BindContext,
     Binding,
@@ -36,60 +34,32 @@ from pulseboard.connectors.base import (
     PullContext,
     PullError,
     SourceState,
-    SourceStatus,
+    checked_query_text,
 )
-from pulseboard.connectors.outbound import fetch_policy
-from pulseboard.core.errors import ValidationFailed
-from pulseboard.core.safe_http import (
-    MAX_URL_LENGTH,
-    FetchError,
-    SafeFetchPolicy,
-    SafeSession,
-    UnsafeURLError,
-    check_url,
-    validate_url_sync,
-)
+from pulseboard.core.safe_http import FetchError, SafeSession
 
 MAX_QUERY_BYTES: Final = 4096
-MAX_TOKEN_LENGTH: Final = 4096
 MAX_QUOTED_ERROR: Final = 300
 QUERY_PATH: Final = "/api/v1/query"
-_TOKEN: Final = re.compile(r"[\x21-\x7e]+")
-_BEARER_PREFIX: Final = re.compile(r"bearer\s+", re.IGNORECASE)
-_ANY_ADDRESS: Final = SafeFetchPolicy(
-    allow_private=(ipaddress.IPv4Network("0.0.0.0/0"), ipaddress.IPv6Network("::/0"))
-)
 
 
 class PrometheusConfig(PullConfig):
-    base_url: str = Field(
+    base_url: str = outbound_checks.url_field(
         title="Prometheus URL",
         description="Where Prometheus answers, http or https, e.g. http://10.0.4.2:9090",
-        max_length=MAX_URL_LENGTH,
-        json_schema_extra={"widget": "url"},
     )
     query: str = Field(
         title="PromQL query",
         description="An instant query giving one number, e.g. sum(rate(http_requests_total[5m]))",
     )
-    bearer_token: SecretStr | None = Field(
-        default=None,
-        title="Bearer token",
-        description=(
-            "Optional. Sent as 'Authorization: Bearer …'. Stored encrypted and never shown "
-            "again; leave empty to keep the saved one."
-        ),
-    )
+    bearer_token: outbound_checks.BearerToken = None
 
     @field_validator("base_url")
     @classmethod
     def _base_url_is_http_and_not_obviously_private(cls, value: str) -> str:
         # Static checks only; addresses are judged against the operator's policy in
         # ``bind`` and by the session on every pull (as for https_get).
-        try:
-            check_url(value, _ANY_ADDRESS, allow_http=True)
-        except UnsafeURLError as exc:
-            raise PydanticCustomError("base_url", exc.reason) from None
+        outbound_checks.check_url_form(value, "base_url", allow_http=True)
         split = urllib.parse.urlsplit(value)
         if split.query or split.fragment or value.endswith(("?", "#")):
             raise PydanticCustomError(
@@ -104,33 +74,7 @@ class PrometheusConfig(PullConfig):
     @field_validator("query")
     @classmethod
     def _query_is_short_text(cls, value: str) -> str:
-        if not value:
-            raise PydanticCustomError("query", "the query is empty")
-        if len(value.encode()) > MAX_QUERY_BYTES:
-            raise PydanticCustomError(
-                "query", f"the query is longer than {MAX_QUERY_BYTES // 1024} KiB"
-            )
-        if "\x00" in value:
-            raise PydanticCustomError("query", "the query contains a NUL character")
-        return value
-
-    @field_validator("bearer_token", mode="before")
-    @classmethod
-    def _token_is_one_printable_word(cls, value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if not isinstance(value, str):
-            return value
-        token = _BEARER_PREFIX.sub("", value.strip(), count=1)
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise PydanticCustomError(
-                "token", f"the token is longer than {MAX_TOKEN_LENGTH} characters"
-            )
-        if token and not _TOKEN.fullmatch(token):
-            raise PydanticCustomError(
-                "token", "the token must be printable ASCII without spaces or line breaks"
-            )
-        return token
+        return checked_query_text(value, max_bytes=MAX_QUERY_BYTES)
 
 
 def _quoted(text: str) -> str:
@@ -198,6 +142,13 @@ def _document(body: bytes) -> Any:
         return None
 
 
+def _explain_refusal(exc: FetchError) -> None:
+    # Prometheus explains a refused query (400, 422, 503) in its JSON envelope.
+    document = _document(exc.body)
+    if isinstance(document, dict) and document.get("status") == "error":
+        result_value(document)
+
+
 class PrometheusConnector(PullConnector[PrometheusConfig]):
     kind: ClassVar[str] = "prometheus"
     label: ClassVar[str] = "Prometheus"
@@ -205,35 +156,21 @@ class PrometheusConnector(PullConnector[PrometheusConfig]):
     config_model = PrometheusConfig
 
     def bind(self, config: PrometheusConfig, *, context: BindContext) -> Binding:
-        try:
-            validate_url_sync(config.base_url, fetch_policy(), allow_http=True)
-        except UnsafeURLError as exc:
-            raise ValidationFailed(
-                f"invalid prometheus settings: base_url: {exc.reason}",
-                errors={"base_url": exc.reason},
-            ) from None
+        outbound_checks.check_url_allowed(
+            config.base_url, kind=self.kind, field="base_url", allow_http=True
+        )
         return super().bind(config, context=context)
 
     async def pull(self, context: PullContext, session: SafeSession) -> Observation:
         config = self.stored_config(context.config)
-        headers = {"Accept": "application/json"}
-        if context.secret:
-            headers["Authorization"] = f"Bearer {context.secret}"
-        try:
-            result = await session.get(
-                config.base_url + QUERY_PATH,
-                headers=headers,
-                params={"query": config.query},
-                allow_http=True,
-            )
-        except UnsafeURLError as exc:
-            raise PullError(f"URL refused: {exc.reason}") from None
-        except FetchError as exc:
-            # Prometheus explains a refused query (400, 422, 503) in its JSON envelope.
-            document = _document(exc.body)
-            if isinstance(document, dict) and document.get("status") == "error":
-                result_value(document)
-            raise PullError(str(exc)) from None
+        result = await outbound_checks.guarded_get(
+            session,
+            config.base_url + QUERY_PATH,
+            headers=outbound_checks.json_request_headers(context.secret),
+            params={"query": config.query},
+            allow_http=True,
+            explain_failure=_explain_refusal,
+        )
         document = _document(result.body)
         if document is None:
             raise PullError(
@@ -242,8 +179,7 @@ class PrometheusConnector(PullConnector[PrometheusConfig]):
             )
         return Observation(value=result_value(document))
 
-    def describe_status(self, state: SourceState, *, now: datetime) -> SourceStatus:
-        status = super().describe_status(state, now=now)
+    def config_details(self, state: SourceState) -> list[tuple[str, str]]:
         details: list[tuple[str, str]] = []
         base_url = state.config.get("base_url")
         if isinstance(base_url, str):
@@ -253,6 +189,4 @@ class PrometheusConnector(PullConnector[PrometheusConfig]):
             details.append(("Query", _quoted(query)))
         if state.secret_hint:
             details.append(("Bearer token", f"…{state.secret_hint}"))
-        return SourceStatus(
-            summary=status.summary, failing=status.failing, details=(*details, *status.details)
-        )
+        return details

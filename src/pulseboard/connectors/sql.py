@@ -22,13 +22,11 @@ import decimal
 import math
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, ClassVar, Final, Literal
 
 import psycopg
 import pymysql
 from pydantic import Field, SecretStr, field_validator
-from pydantic_core import PydanticCustomError
 
 from pulseboard.connectors.base import (
     BindContext,
@@ -43,7 +41,7 @@ from pulseboard.connectors.base import (
     SecretKeep,
     SecretSet,
     SourceState,
-    SourceStatus,
+    checked_query_text,
 )
 from pulseboard.connectors.outbound import fetch_policy
 from pulseboard.core.errors import ValidationFailed
@@ -237,15 +235,7 @@ class SqlConfig(PullConfig):
     @field_validator("query")
     @classmethod
     def _query_is_short_text(cls, value: str) -> str:
-        if not value:
-            raise PydanticCustomError("query", "the query is empty")
-        if len(value.encode()) > MAX_QUERY_BYTES:
-            raise PydanticCustomError(
-                "query", f"the query is longer than {MAX_QUERY_BYTES // 1024} KiB"
-            )
-        if "\x00" in value:
-            raise PydanticCustomError("query", "the query contains a NUL character")
-        return value
+        return checked_query_text(value, max_bytes=MAX_QUERY_BYTES)
 
 
 async def _checked_address(target: Target, policy: SafeFetchPolicy) -> str:
@@ -459,8 +449,7 @@ class SqlConnector(PullConnector[SqlConfig]):
         except PullError as exc:
             raise PullError(_scrubbed(exc.message, secrets)) from None
 
-    def describe_status(self, state: SourceState, *, now: datetime) -> SourceStatus:
-        status = super().describe_status(state, now=now)
+    def config_details(self, state: SourceState) -> list[tuple[str, str]]:
         details: list[tuple[str, str]] = []
         hint = state.config.get("dsn_hint")
         if isinstance(hint, str):
@@ -468,6 +457,4 @@ class SqlConnector(PullConnector[SqlConfig]):
         query = state.config.get("query")
         if isinstance(query, str):
             details.append(("Query", _scrubbed(query, ())))
-        return SourceStatus(
-            summary=status.summary, failing=status.failing, details=(*details, *status.details)
-        )
+        return details

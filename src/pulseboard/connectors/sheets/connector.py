@@ -19,7 +19,6 @@ import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 from typing import ClassVar, Final
 
 from pydantic import Field, field_validator
@@ -37,7 +36,6 @@ from pulseboard.connectors.base import (
     PullError,
     SecretClear,
     SourceState,
-    SourceStatus,
 )
 from pulseboard.connectors.sheets.oauth import google_settings
 from pulseboard.connectors.values import ValueParseError, parse_number
@@ -338,14 +336,11 @@ class SheetsConnector(PullConnector[SheetsConfig]):
         except ValueParseError as exc:
             raise PullError(str(exc)) from None
 
-    def describe_status(self, state: SourceState, *, now: datetime) -> SourceStatus:
-        status = super().describe_status(state, now=now)
+    def config_details(self, state: SourceState) -> list[tuple[str, str]]:
         details: list[tuple[str, str]] = []
         spreadsheet, tab, cell = (state.config.get(k) for k in ("spreadsheet", "tab", "cell"))
         if isinstance(spreadsheet, str):
             details.append(("Spreadsheet", spreadsheet))
         if isinstance(tab, str) and isinstance(cell, str):
             details.append(("Cell", a1_range(tab, cell)))
-        return SourceStatus(
-            summary=status.summary, failing=status.failing, details=(*details, *status.details)
-        )
+        return details
