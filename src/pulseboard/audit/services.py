@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pulseboard.audit.models import AuditEvent
 from pulseboard.core import clock
@@ -39,4 +39,38 @@ def audit_record(
         after=after,
         ip=actor.ip,
         created_at=clock.now(),
+    )
+
+
+class AuditTarget(Protocol):
+    """A row of one organization that an event can name."""
+
+    @property
+    def org_id(self) -> int: ...
+
+    @property
+    def pk(self) -> Any: ...
+
+
+def audit_record_of(
+    target: AuditTarget,
+    target_type: str,
+    target_label: str,
+    actor: Actor,
+    action: StrEnum,
+    /,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """``audit_record`` for a write to ``target``: its org and its id come from the row."""
+    return audit_record(
+        org_id=target.org_id,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target.pk,
+        target_label=target_label,
+        before=before,
+        after=after,
     )

@@ -10,6 +10,10 @@ Reads return the cards built by ``goals.selectors``, the code the web pages use.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -87,6 +91,80 @@ def key_result_out(caller: ApiPrincipal, key_result: KeyResult) -> KeyResultOut:
     return KeyResultOut.from_card(card)
 
 
+def _detail_routes(
+    name: str,
+    path: str,
+    schemas: tuple[type[Schema], type[Schema]],
+    rows: tuple[Callable[..., Any], Callable[..., Schema]],
+    writes: tuple[Callable[..., Any], Callable[..., None]],
+    summaries: tuple[str, str, str],
+    delete_errors: dict[int, Any],
+) -> None:
+    """GET, PATCH and DELETE ``path``, the one object of the kind ``name`` (e.g. ``cycle``).
+
+    ``schemas`` are (out, patch); ``rows`` (get, to_out): the selector that finds the
+    caller's object by ``{name}_id`` and what the answer makes of it; ``writes`` (update,
+    delete): the services, which take the object as ``{name}=``; ``summaries`` (get, patch,
+    delete). The handlers take ``{name}_id`` from the path, so the OpenAPI document names it.
+    """
+    out, patch = schemas
+    get, to_out = rows
+    update, delete = writes
+    key = f"{name}_id"
+    url_name = f"{name.replace('_', '-')}-detail"
+    path_id = inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)
+    request_param = inspect.Parameter(
+        "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=HttpRequest
+    )
+    payload = inspect.Parameter(
+        "payload", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=patch
+    )
+
+    def get_endpoint(request: HttpRequest, **path_ids: str) -> Schema:
+        caller = principal(request)
+        return to_out(caller, get(org=caller.org, **path_ids))
+
+    def patch_endpoint(request: HttpRequest, payload: Schema, **path_ids: str) -> Schema:
+        caller = require_admin(request)
+        row = get(org=caller.org, **path_ids)
+        data = payload.model_dump(exclude_unset=True)
+        return to_out(caller, update(**{name: row}, actor=caller.actor, data=data))
+
+    def delete_endpoint(request: HttpRequest, **path_ids: str) -> Status[None]:
+        caller = require_admin(request)
+        delete(**{name: get(org=caller.org, **path_ids)}, actor=caller.actor)
+        return Status(204, None)
+
+    # Ninja reads the parameters from the signature: the path's id and the patch body by name.
+    get_endpoint.__signature__ = inspect.Signature([request_param, path_id])  # type: ignore[attr-defined]
+    patch_endpoint.__signature__ = inspect.Signature([request_param, path_id, payload])  # type: ignore[attr-defined]
+    delete_endpoint.__signature__ = inspect.Signature([request_param, path_id])  # type: ignore[attr-defined]
+    get_summary, patch_summary, delete_summary = summaries
+    router.get(
+        path,
+        response={200: out, **ERRORS},
+        operation_id=f"{name}_get",
+        url_name=url_name,
+        summary=get_summary,
+    )(get_endpoint)
+    router.patch(
+        path,
+        auth=ADMIN,
+        response={200: out, **ERRORS},
+        operation_id=f"{name}_patch",
+        url_name=url_name,
+        summary=patch_summary,
+    )(patch_endpoint)
+    router.delete(
+        path,
+        auth=ADMIN,
+        response={204: None, **delete_errors},
+        operation_id=f"{name}_delete",
+        url_name=url_name,
+        summary=delete_summary,
+    )(delete_endpoint)
+
+
 # --- cycles ---------------------------------------------------------------------------------
 
 
@@ -116,45 +194,19 @@ def cycle_create_endpoint(request: HttpRequest, payload: CycleIn) -> Status[Cycl
     return Status(201, cycle_out(caller, cycle))
 
 
-@router.get(
+_detail_routes(
+    "cycle",
     "/cycles/{cycle_id}",
-    response={200: CycleOut, **ERRORS},
-    operation_id="cycle_get",
-    url_name="cycle-detail",
-    summary="One cycle",
+    (CycleOut, CyclePatch),
+    (cycle_get, cycle_out),
+    (cycle_update, cycle_delete),
+    (
+        "One cycle",
+        "Rename a cycle or move its dates (admin)",
+        "Delete a cycle without objectives (admin); 409 while it has some",
+    ),
+    WRITE_ERRORS,
 )
-def cycle_get_endpoint(request: HttpRequest, cycle_id: str) -> CycleOut:
-    caller = principal(request)
-    return cycle_out(caller, cycle_get(org=caller.org, cycle_id=cycle_id))
-
-
-@router.patch(
-    "/cycles/{cycle_id}",
-    auth=ADMIN,
-    response={200: CycleOut, **ERRORS},
-    operation_id="cycle_patch",
-    url_name="cycle-detail",
-    summary="Rename a cycle or move its dates (admin)",
-)
-def cycle_patch_endpoint(request: HttpRequest, cycle_id: str, payload: CyclePatch) -> CycleOut:
-    caller = require_admin(request)
-    cycle = cycle_get(org=caller.org, cycle_id=cycle_id)
-    data = payload.model_dump(exclude_unset=True)
-    return cycle_out(caller, cycle_update(cycle=cycle, actor=caller.actor, data=data))
-
-
-@router.delete(
-    "/cycles/{cycle_id}",
-    auth=ADMIN,
-    response={204: None, **WRITE_ERRORS},
-    operation_id="cycle_delete",
-    url_name="cycle-detail",
-    summary="Delete a cycle without objectives (admin); 409 while it has some",
-)
-def cycle_delete_endpoint(request: HttpRequest, cycle_id: str) -> Status[None]:
-    caller = require_admin(request)
-    cycle_delete(cycle=cycle_get(org=caller.org, cycle_id=cycle_id), actor=caller.actor)
-    return Status(204, None)
 
 
 # --- objectives -----------------------------------------------------------------------------
@@ -195,50 +247,19 @@ def objective_create_endpoint(request: HttpRequest, payload: ObjectiveIn) -> Sta
     return Status(201, objective_out(caller, objective))
 
 
-@router.get(
+_detail_routes(
+    "objective",
     "/objectives/{objective_id}",
-    response={200: ObjectiveOut, **ERRORS},
-    operation_id="objective_get",
-    url_name="objective-detail",
-    summary="One objective with its key results",
+    (ObjectiveOut, ObjectivePatch),
+    (objective_get, objective_out),
+    (objective_update, objective_delete),
+    (
+        "One objective with its key results",
+        "Edit an objective or move it to another cycle (admin)",
+        "Delete an objective with its key results and their check-ins (admin)",
+    ),
+    ERRORS,
 )
-def objective_get_endpoint(request: HttpRequest, objective_id: str) -> ObjectiveOut:
-    caller = principal(request)
-    return objective_out(caller, objective_get(org=caller.org, objective_id=objective_id))
-
-
-@router.patch(
-    "/objectives/{objective_id}",
-    auth=ADMIN,
-    response={200: ObjectiveOut, **ERRORS},
-    operation_id="objective_patch",
-    url_name="objective-detail",
-    summary="Edit an objective or move it to another cycle (admin)",
-)
-def objective_patch_endpoint(
-    request: HttpRequest, objective_id: str, payload: ObjectivePatch
-) -> ObjectiveOut:
-    caller = require_admin(request)
-    objective = objective_get(org=caller.org, objective_id=objective_id)
-    data = payload.model_dump(exclude_unset=True)
-    return objective_out(
-        caller, objective_update(objective=objective, actor=caller.actor, data=data)
-    )
-
-
-@router.delete(
-    "/objectives/{objective_id}",
-    auth=ADMIN,
-    response={204: None, **ERRORS},
-    operation_id="objective_delete",
-    url_name="objective-detail",
-    summary="Delete an objective with its key results and their check-ins (admin)",
-)
-def objective_delete_endpoint(request: HttpRequest, objective_id: str) -> Status[None]:
-    caller = require_admin(request)
-    objective = objective_get(org=caller.org, objective_id=objective_id)
-    objective_delete(objective=objective, actor=caller.actor)
-    return Status(204, None)
 
 
 # --- key results ----------------------------------------------------------------------------
@@ -263,50 +284,19 @@ def key_result_create_endpoint(
     return Status(201, key_result_out(caller, key_result))
 
 
-@router.get(
+_detail_routes(
+    "key_result",
     "/key-results/{key_result_id}",
-    response={200: KeyResultOut, **ERRORS},
-    operation_id="key_result_get",
-    url_name="key-result-detail",
-    summary="One key result with its current value, progress and status",
+    (KeyResultOut, KeyResultPatch),
+    (key_result_get, key_result_out),
+    (key_result_update, key_result_delete),
+    (
+        "One key result with its current value, progress and status",
+        "Edit a key result, link or unlink a KPI, move it to another objective (admin)",
+        "Delete a key result and its check-ins (admin)",
+    ),
+    ERRORS,
 )
-def key_result_get_endpoint(request: HttpRequest, key_result_id: str) -> KeyResultOut:
-    caller = principal(request)
-    return key_result_out(caller, key_result_get(org=caller.org, key_result_id=key_result_id))
-
-
-@router.patch(
-    "/key-results/{key_result_id}",
-    auth=ADMIN,
-    response={200: KeyResultOut, **ERRORS},
-    operation_id="key_result_patch",
-    url_name="key-result-detail",
-    summary="Edit a key result, link or unlink a KPI, move it to another objective (admin)",
-)
-def key_result_patch_endpoint(
-    request: HttpRequest, key_result_id: str, payload: KeyResultPatch
-) -> KeyResultOut:
-    caller = require_admin(request)
-    key_result = key_result_get(org=caller.org, key_result_id=key_result_id)
-    data = payload.model_dump(exclude_unset=True)
-    return key_result_out(
-        caller, key_result_update(key_result=key_result, actor=caller.actor, data=data)
-    )
-
-
-@router.delete(
-    "/key-results/{key_result_id}",
-    auth=ADMIN,
-    response={204: None, **ERRORS},
-    operation_id="key_result_delete",
-    url_name="key-result-detail",
-    summary="Delete a key result and its check-ins (admin)",
-)
-def key_result_delete_endpoint(request: HttpRequest, key_result_id: str) -> Status[None]:
-    caller = require_admin(request)
-    key_result = key_result_get(org=caller.org, key_result_id=key_result_id)
-    key_result_delete(key_result=key_result, actor=caller.actor)
-    return Status(204, None)
 
 
 @router.post(
@@ -325,18 +315,7 @@ def check_in_create_endpoint(
     check_in = check_in_record(
         key_result=key_result, actor=caller.actor, value=payload.value, note=payload.note
     )
-    return Status(
-        201,
-        CheckInOut(
-            id=check_in.pk,
-            key_result_id=key_result.pk,
-            value=check_in.value,
-            note=check_in.note,
-            author=check_in.author_label,
-            created_at=check_in.created_at,
-            key_result=key_result_out(caller, key_result),
-        ),
-    )
+    return Status(201, CheckInOut.of(check_in, key_result_out(caller, key_result)))
 
 
 @router.get(

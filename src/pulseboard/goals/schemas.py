@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field
 
+from pulseboard.goals.models import CheckIn
 from pulseboard.goals.progress import MAX_ABS_VALUE, MAX_WEIGHT
 from pulseboard.goals.selectors import KeyResultCard, ObjectiveCard, ProgressPoint
 from pulseboard.goals.services import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE, MAX_TITLE
@@ -47,6 +48,11 @@ def _date_text(value: Any) -> Any:
 
 
 DateText = Annotated[date, BeforeValidator(_date_text)]
+
+
+def _same_names(source: Any, *names: str) -> dict[str, Any]:
+    """``source``'s attributes under their own names, for an output schema (``id``: its pk)."""
+    return {name: source.pk if name == "id" else getattr(source, name) for name in names}
 
 
 def _without_defaults(schema: dict[str, Any]) -> None:
@@ -167,30 +173,18 @@ class KeyResultOut(Schema):
 
     @classmethod
     def from_card(cls, card: KeyResultCard) -> KeyResultOut:
-        kr = card.key_result
         return cls(
-            id=kr.pk,
-            objective_id=kr.objective_id,
-            title=kr.title,
-            kind=kr.kind,  # type: ignore[arg-type]
-            start_value=kr.start_value,
-            target_value=kr.target_value,
-            kpi_id=kr.kpi_id,
-            owner_id=kr.owner_id,
-            weight=kr.weight,
-            unit_type=card.units.unit_type,  # type: ignore[arg-type]
-            unit_label=card.units.unit_label,
-            display_format=card.units.display_format,  # type: ignore[arg-type]
-            current_value=card.current_value,
-            formatted_current=card.formatted_current,
-            formatted_target=card.formatted_target,
-            target_phrase=card.target_phrase,
-            progress=card.progress,
+            **_same_names(
+                card.key_result,
+                *("id", "objective_id", "title", "kind", "start_value", "target_value"),
+                *("kpi_id", "owner_id", "weight", "checked_in_at", "created_at", "updated_at"),
+            ),
+            **_same_names(card.units, "unit_type", "unit_label", "display_format"),
+            **_same_names(
+                card, "current_value", "formatted_current", "formatted_target", "target_phrase"
+            ),
+            **_same_names(card, "progress", "status"),
             expected_progress=card.expected,
-            status=card.status,  # type: ignore[arg-type]
-            checked_in_at=kr.checked_in_at,
-            created_at=kr.created_at,
-            updated_at=kr.updated_at,
         )
 
 
@@ -208,18 +202,14 @@ class ObjectiveOut(Schema):
 
     @classmethod
     def from_card(cls, card: ObjectiveCard) -> ObjectiveOut:
-        objective = card.objective
         return cls(
-            id=objective.pk,
-            title=objective.title,
-            description=objective.description,
-            cycle_id=objective.cycle_id,
-            owner_id=objective.owner_id,
-            progress=card.progress,
-            status=card.status,  # type: ignore[arg-type]
+            **_same_names(
+                card.objective,
+                *("id", "title", "description", "cycle_id", "owner_id"),
+                *("created_at", "updated_at"),
+            ),
+            **_same_names(card, "progress", "status"),
             key_results=[KeyResultOut.from_card(kr) for kr in card.key_results],
-            created_at=objective.created_at,
-            updated_at=objective.updated_at,
         )
 
 
@@ -238,6 +228,15 @@ class CheckInOut(Schema):
     author: str
     created_at: datetime
     key_result: KeyResultOut
+
+    @classmethod
+    def of(cls, check_in: CheckIn, key_result: KeyResultOut) -> CheckInOut:
+        """``check_in`` with its key result as it reads after the check-in."""
+        return cls(
+            **_same_names(check_in, "id", "key_result_id", "value", "note", "created_at"),
+            author=check_in.author_label,
+            key_result=key_result,
+        )
 
 
 class ProgressPointOut(Schema):

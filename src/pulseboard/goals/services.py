@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 
 from pulseboard.audit.actions import Action
-from pulseboard.audit.services import audit_record
+from pulseboard.audit.services import audit_record_of
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.api_input import is_object_id
@@ -56,6 +56,7 @@ KEY_RESULT_FIELDS = (
 KEY_RESULT_PATCH_FIELDS = (*KEY_RESULT_FIELDS, "objective_id")
 # How many names a refusal lists before it says "and N more".
 NAMES_SHOWN = 5
+_Row = TypeVar("_Row", Kpi, Cycle, Objective)
 
 
 def _fail(errors: dict[str, str]) -> ValidationFailed:
@@ -133,30 +134,32 @@ def _object_id(name: str, raw: Any, errors: dict[str, str]) -> str | None:
     return raw
 
 
+def _org_row(
+    model: type[_Row], org: Organization, name: str, raw: Any, errors: dict[str, str], noun: str
+) -> _Row | None:
+    """The ``model`` row of ``org`` that the field ``name`` names; else None and its error.
+
+    Another org's row reads as no row, so the message cannot tell them apart.
+    """
+    row_id = _object_id(name, raw, errors)
+    row = model.objects.filter(org=org, pk=row_id).first() if row_id else None
+    if row is None:
+        errors[name] = f"{name} does not name {noun} of this organization"
+    return row
+
+
 def _kpi(org: Organization, raw: Any, errors: dict[str, str]) -> Kpi | None:
     if raw is None:
         return None
-    kpi_id = _object_id("kpi_id", raw, errors)
-    kpi = Kpi.objects.filter(org=org, pk=kpi_id).first() if kpi_id else None
-    if kpi is None:
-        errors["kpi_id"] = "kpi_id does not name a KPI of this organization"
-    return kpi
+    return _org_row(Kpi, org, "kpi_id", raw, errors, "a KPI")
 
 
 def _cycle(org: Organization, raw: Any, errors: dict[str, str]) -> Cycle | None:
-    cycle_id = _object_id("cycle_id", raw, errors)
-    cycle = Cycle.objects.filter(org=org, pk=cycle_id).first() if cycle_id else None
-    if cycle is None:
-        errors["cycle_id"] = "cycle_id does not name a cycle of this organization"
-    return cycle
+    return _org_row(Cycle, org, "cycle_id", raw, errors, "a cycle")
 
 
 def _objective(org: Organization, raw: Any, errors: dict[str, str]) -> Objective | None:
-    objective_id = _object_id("objective_id", raw, errors)
-    objective = Objective.objects.filter(org=org, pk=objective_id).first() if objective_id else None
-    if objective is None:
-        errors["objective_id"] = "objective_id does not name an objective of this organization"
-    return objective
+    return _org_row(Objective, org, "objective_id", raw, errors, "an objective")
 
 
 def _names(items: list[str]) -> str:
@@ -177,15 +180,9 @@ def _event(
     after: dict[str, Any] | None = None,
 ) -> None:
     """The audit event of a write to ``target`` (inside the caller's transaction)."""
-    audit_record(
-        org_id=target.org_id,
-        actor=actor,
-        action=action,
-        target_type=_TARGET_TYPE[type(target)],
-        target_id=target.pk,
-        target_label=target.name if isinstance(target, Cycle) else target.title,
-        before=before,
-        after=after,
+    label = target.name if isinstance(target, Cycle) else target.title
+    audit_record_of(
+        target, _TARGET_TYPE[type(target)], label, actor, action, before=before, after=after
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 from django.db import transaction
 
 from pulseboard.audit.actions import Action
-from pulseboard.audit.services import audit_record
+from pulseboard.audit.services import audit_record_of
 from pulseboard.connectors.base import ConnectionAccess, PullError
 from pulseboard.connectors.models import GoogleConnection
 from pulseboard.connectors.sheets.connector import OWNER_LEFT, REVOKED
@@ -87,22 +87,11 @@ def _token_facts(connection: GoogleConnection) -> dict[str, Any]:
 
 
 def _audit(
-    connection: GoogleConnection,
-    actor: Actor,
-    action: Action,
-    *,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
+    connection: GoogleConnection, actor: Actor, action: Action, **change: dict[str, Any] | None
 ) -> None:
-    audit_record(
-        org_id=connection.org_id,
-        actor=actor,
-        action=action,
-        target_type="google_connection",
-        target_id=connection.pk,
-        target_label=connection.google_email,
-        before=before,
-        after=after,
+    """The event of a write to ``connection``; ``change`` is its ``before`` and/or ``after``."""
+    audit_record_of(
+        connection, "google_connection", connection.google_email, actor, action, **change
     )
 
 

@@ -10,9 +10,11 @@ number of objectives and key results (``goals.selectors.goal_board``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -70,6 +72,7 @@ GOAL_COLOURS = {
     GoalStatus.UNKNOWN: "unknown",
 }
 CHECK_INS_SHOWN = 50
+_Saved = TypeVar("_Saved", Cycle, Objective, KeyResult)
 
 
 def _bar(progress: float | None, expected: float | None, closed: bool) -> SafeString:
@@ -269,6 +272,25 @@ def _members(request: MemberRequest) -> list[Membership]:
     return list(membership_list(org=request.org))
 
 
+def _saved(
+    request: MemberRequest, form: forms.Form, write: Callable[[], _Saved], message: str
+) -> _Saved | None:
+    """Run the service ``write`` once ``form`` is valid and flash ``message`` about what it saved.
+
+    ``message`` is formatted with the saved object as ``{0}``. None when the form or the
+    service rejected the input: the service's reasons then sit on the form's fields.
+    """
+    if not form.is_valid():
+        return None
+    try:
+        saved = write()
+    except ValidationFailed as exc:
+        add_errors(form, exc)
+        return None
+    messages.success(request, message.format(saved))
+    return saved
+
+
 def _cycle_page(
     request: HttpRequest, form: CycleForm, cycle: Cycle | None, status: int = 200
 ) -> HttpResponse:
@@ -281,19 +303,17 @@ def cycle_create(request: MemberRequest) -> HttpResponse:
     if request.method == "GET":
         return _cycle_page(request, CycleForm(), None)
     form = CycleForm(request.POST)
-    if form.is_valid():
-        try:
-            cycle = services.cycle_create(
-                org=request.org,
-                actor=actor_of(request),
-                data=form.service_data(),
-            )
-        except ValidationFailed as exc:
-            add_errors(form, exc)
-        else:
-            messages.success(request, f"Created the cycle “{cycle.name}”.")
-            return redirect(f"{reverse('web:goals')}?cycle={cycle.pk}")
-    return _cycle_page(request, form, None, status=422)
+    cycle = _saved(
+        request,
+        form,
+        lambda: services.cycle_create(
+            org=request.org, actor=actor_of(request), data=form.service_data()
+        ),
+        "Created the cycle “{0.name}”.",
+    )
+    if cycle is None:
+        return _cycle_page(request, form, None, status=422)
+    return redirect(f"{reverse('web:goals')}?cycle={cycle.pk}")
 
 
 @admin_view
@@ -303,15 +323,16 @@ def cycle_edit(request: MemberRequest, cycle_id: str) -> HttpResponse:
     if request.method == "GET":
         return _cycle_page(request, CycleForm(initial=cycle_initial(cycle)), cycle)
     form = CycleForm(request.POST)
-    if form.is_valid():
-        try:
-            services.cycle_update(cycle=cycle, actor=actor_of(request), data=form.service_data())
-        except ValidationFailed as exc:
-            add_errors(form, exc)
-        else:
-            messages.success(request, f"Saved the cycle “{cycle.name}”.")
-            return redirect(f"{reverse('web:goals')}?cycle={cycle.pk}")
-    return _cycle_page(request, form, cycle, status=422)
+    if not _saved(
+        request,
+        form,
+        lambda: services.cycle_update(
+            cycle=cycle, actor=actor_of(request), data=form.service_data()
+        ),
+        "Saved the cycle “{0.name}”.",
+    ):
+        return _cycle_page(request, form, cycle, status=422)
+    return redirect(f"{reverse('web:goals')}?cycle={cycle.pk}")
 
 
 def _confirm(
@@ -368,17 +389,17 @@ def objective_create(request: MemberRequest) -> HttpResponse:
         initial = {"cycle": cycle_get(org=org, cycle_id=cycle_id).pk} if cycle_id else {}
         return _objective_page(request, _objective_form(request, initial=initial), None)
     form = _objective_form(request, request.POST)
-    if form.is_valid():
-        try:
-            objective = services.objective_create(
-                org=org, actor=actor_of(request), data=form.service_data()
-            )
-        except ValidationFailed as exc:
-            add_errors(form, exc)
-        else:
-            messages.success(request, f"Created the objective “{objective.title}”.")
-            return redirect("web:objective-detail", objective_id=objective.pk)
-    return _objective_page(request, form, None, status=422)
+    objective = _saved(
+        request,
+        form,
+        lambda: services.objective_create(
+            org=org, actor=actor_of(request), data=form.service_data()
+        ),
+        "Created the objective “{0.title}”.",
+    )
+    if objective is None:
+        return _objective_page(request, form, None, status=422)
+    return redirect("web:objective-detail", objective_id=objective.pk)
 
 
 @admin_view
@@ -390,17 +411,16 @@ def objective_edit(request: MemberRequest, objective_id: str) -> HttpResponse:
         form = _objective_form(request, initial=objective_initial(objective))
         return _objective_page(request, form, objective)
     form = _objective_form(request, request.POST)
-    if form.is_valid():
-        try:
-            services.objective_update(
-                objective=objective, actor=actor_of(request), data=form.service_data()
-            )
-        except ValidationFailed as exc:
-            add_errors(form, exc)
-        else:
-            messages.success(request, f"Saved the objective “{objective.title}”.")
-            return redirect("web:objective-detail", objective_id=objective.pk)
-    return _objective_page(request, form, objective, status=422)
+    if not _saved(
+        request,
+        form,
+        lambda: services.objective_update(
+            objective=objective, actor=actor_of(request), data=form.service_data()
+        ),
+        "Saved the objective “{0.title}”.",
+    ):
+        return _objective_page(request, form, objective, status=422)
+    return redirect("web:objective-detail", objective_id=objective.pk)
 
 
 @admin_view
@@ -479,18 +499,19 @@ def key_result_create(request: MemberRequest) -> HttpResponse:
         form = _key_result_form(request, initial=initial)
         return _key_result_form_page(request, form, None, kpi=kpi)
     form = _key_result_form(request, request.POST)
-    if form.is_valid():
-        objective = objective_get(org=org, objective_id=form.cleaned_data["objective"])
-        try:
-            key_result = services.key_result_create(
-                objective=objective, actor=actor_of(request), data=form.service_data()
-            )
-        except ValidationFailed as exc:
-            add_errors(form, exc)
-        else:
-            messages.success(request, f"Added the key result “{key_result.title}”.")
-            return redirect("web:objective-detail", objective_id=objective.pk)
-    return _key_result_form_page(request, form, None, status=422)
+    key_result = _saved(
+        request,
+        form,
+        lambda: services.key_result_create(
+            objective=objective_get(org=org, objective_id=form.cleaned_data["objective"]),
+            actor=actor_of(request),
+            data=form.service_data(),
+        ),
+        "Added the key result “{0.title}”.",
+    )
+    if key_result is None:
+        return _key_result_form_page(request, form, None, status=422)
+    return redirect("web:objective-detail", objective_id=key_result.objective_id)
 
 
 @admin_view
@@ -502,16 +523,18 @@ def key_result_edit(request: MemberRequest, key_result_id: str) -> HttpResponse:
         form = _key_result_form(request, initial=key_result_initial(key_result))
         return _key_result_form_page(request, form, key_result)
     form = _key_result_form(request, request.POST)
-    if form.is_valid():
-        data = {**form.service_data(), "objective_id": form.cleaned_data["objective"]}
-        try:
-            services.key_result_update(key_result=key_result, actor=actor_of(request), data=data)
-        except ValidationFailed as exc:
-            add_errors(form, exc)
-        else:
-            messages.success(request, f"Saved the key result “{key_result.title}”.")
-            return redirect("web:key-result-detail", key_result_id=key_result.pk)
-    return _key_result_form_page(request, form, key_result, status=422)
+    if not _saved(
+        request,
+        form,
+        lambda: services.key_result_update(
+            key_result=key_result,
+            actor=actor_of(request),
+            data={**form.service_data(), "objective_id": form.cleaned_data["objective"]},
+        ),
+        "Saved the key result “{0.title}”.",
+    ):
+        return _key_result_form_page(request, form, key_result, status=422)
+    return redirect("web:key-result-detail", key_result_id=key_result.pk)
 
 
 @admin_view
