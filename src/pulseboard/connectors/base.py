@@ -29,7 +29,7 @@ in ``registry.CONNECTORS``, one test file.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Literal, TypeVar
@@ -404,6 +404,21 @@ class PullConnector(Connector[PullConfigT]):
             details.append(("Last error", state.last_error))
         summary = f"{self.label}: failing" if failing else self.label
         return SourceStatus(summary=summary, failing=failing, details=tuple(details))
+
+
+def text_details(
+    config: Mapping[str, Any], *rows: tuple[str, str, Callable[[str], str]]
+) -> list[tuple[str, str]]:
+    """Status rows ``(label, shown value)`` for the text settings of ``rows`` that are set.
+
+    Each row is ``(config key, label, how to show the value)``; a key missing or not text
+    (an old or hand-edited configuration) is left out rather than shown wrong.
+    """
+    return [
+        (label, show(value))
+        for key, label, show in rows
+        if isinstance(value := config.get(key), str)
+    ]
 
 
 def checked_query_text(value: str, *, max_bytes: int) -> str:

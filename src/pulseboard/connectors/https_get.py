@@ -48,6 +48,7 @@ from pulseboard.connectors.base import (
     SecretSet,
     SourceState,
     secret_hint,
+    text_details,
 )
 from pulseboard.connectors.schedule import IntervalError, check_interval
 from pulseboard.connectors.values import (
@@ -347,13 +348,9 @@ class HttpsGetConnector(PullConnector[HttpsGetConfig]):
             raise PullError(str(exc)) from None
 
     def config_details(self, state: SourceState) -> list[tuple[str, str]]:
-        details: list[tuple[str, str]] = []
-        url = state.config.get("url")
-        if isinstance(url, str):
-            details.append(("URL", _shown_url(url)))
-        path = state.config.get("json_path")
-        if isinstance(path, str):
-            details.append(("JSONPath", path))
+        details = text_details(
+            state.config, ("url", "URL", _shown_url), ("json_path", "JSONPath", str)
+        )
         if state.secret_hint:
             details.append(("Bearer token", f"…{state.secret_hint}"))
         hints = state.config.get("header_hints")

@@ -35,6 +35,7 @@ from pulseboard.connectors.base import (
     PullError,
     SourceState,
     checked_query_text,
+    text_details,
 )
 from pulseboard.core.safe_http import FetchError, SafeSession
 
@@ -180,13 +181,9 @@ class PrometheusConnector(PullConnector[PrometheusConfig]):
         return Observation(value=result_value(document))
 
     def config_details(self, state: SourceState) -> list[tuple[str, str]]:
-        details: list[tuple[str, str]] = []
-        base_url = state.config.get("base_url")
-        if isinstance(base_url, str):
-            details.append(("Prometheus", base_url))
-        query = state.config.get("query")
-        if isinstance(query, str):
-            details.append(("Query", _quoted(query)))
+        details = text_details(
+            state.config, ("base_url", "Prometheus", str), ("query", "Query", _quoted)
+        )
         if state.secret_hint:
             details.append(("Bearer token", f"…{state.secret_hint}"))
         return details

@@ -42,6 +42,7 @@ from pulseboard.connectors.base import (
     SecretSet,
     SourceState,
     checked_query_text,
+    text_details,
 )
 from pulseboard.connectors.outbound import fetch_policy
 from pulseboard.core.errors import ValidationFailed
@@ -450,11 +451,8 @@ class SqlConnector(PullConnector[SqlConfig]):
             raise PullError(_scrubbed(exc.message, secrets)) from None
 
     def config_details(self, state: SourceState) -> list[tuple[str, str]]:
-        details: list[tuple[str, str]] = []
-        hint = state.config.get("dsn_hint")
-        if isinstance(hint, str):
-            details.append(("Database", hint))
-        query = state.config.get("query")
-        if isinstance(query, str):
-            details.append(("Query", _scrubbed(query, ())))
-        return details
+        return text_details(
+            state.config,
+            ("dsn_hint", "Database", str),
+            ("query", "Query", lambda query: _scrubbed(query, ())),
+        )

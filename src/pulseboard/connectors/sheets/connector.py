@@ -36,6 +36,7 @@ from pulseboard.connectors.base import (
     PullError,
     SecretClear,
     SourceState,
+    text_details,
 )
 from pulseboard.connectors.sheets.oauth import google_settings
 from pulseboard.connectors.values import ValueParseError, parse_number
@@ -337,10 +338,8 @@ class SheetsConnector(PullConnector[SheetsConfig]):
             raise PullError(str(exc)) from None
 
     def config_details(self, state: SourceState) -> list[tuple[str, str]]:
-        details: list[tuple[str, str]] = []
-        spreadsheet, tab, cell = (state.config.get(k) for k in ("spreadsheet", "tab", "cell"))
-        if isinstance(spreadsheet, str):
-            details.append(("Spreadsheet", spreadsheet))
+        details = text_details(state.config, ("spreadsheet", "Spreadsheet", str))
+        tab, cell = state.config.get("tab"), state.config.get("cell")
         if isinstance(tab, str) and isinstance(cell, str):
             details.append(("Cell", a1_range(tab, cell)))
         return details
