@@ -26,6 +26,7 @@ ERRORS: dict[int, Any] = {
     403: ErrorOut,  # the token's scope does not allow this
     404: ErrorOut,  # no such object in the token's organization
     413: ErrorOut,  # the body is larger than 256 KiB
+    414: ErrorOut,  # the URL (path and query) is longer than 4096 characters
     422: ErrorOut,  # a field is invalid (see "errors")
     429: ErrorOut,  # too many writes with this token (see Retry-After)
 }
