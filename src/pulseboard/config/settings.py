@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "pulseboard.audit",
     "pulseboard.connectors",
     "pulseboard.goals",
+    "pulseboard.sharing",
     "pulseboard.web",
 ]
 

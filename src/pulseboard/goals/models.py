@@ -55,6 +55,9 @@ class Objective(OrgScopedModel):
     owner = models.ForeignKey(
         "orgs.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    team = models.ForeignKey(
+        "orgs.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="objectives"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from django.db import models
 
+from pulseboard.core.ids import new_id
 from pulseboard.core.models import OrgScopedModel
 
 
@@ -34,3 +35,19 @@ class KpiHistory(OrgScopedModel):
         indexes: ClassVar = [
             models.Index(fields=["kpi", "observed_at"], name="history_kpi_observed"),
         ]
+
+
+class Annotation(OrgScopedModel):
+    """A member's note on a KPI at a moment: why the number moved (DESIGN §13)."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    kpi = models.ForeignKey("indicators.Kpi", on_delete=models.CASCADE, related_name="annotations")
+    at = models.DateTimeField()
+    text = models.CharField(max_length=500)
+    author = models.ForeignKey(
+        "orgs.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["kpi", "at"], name="annotation_kpi_at")]

@@ -17,7 +17,7 @@ from pulseboard.core.models import OrgScopedModel
 from pulseboard.indicators.formatting import DisplayFormat, UnitType
 from pulseboard.indicators.shapes import BaselineMode, Direction, Shape
 from pulseboard.indicators.spec import Category
-from pulseboard.indicators.status import Status
+from pulseboard.indicators.status import Status, StatusCause
 
 
 def _text_choices(name: str, vocabulary: type[StrEnum]) -> Any:
@@ -72,6 +72,12 @@ class Kpi(OrgScopedModel):
     status = models.CharField(
         max_length=8, choices=StatusChoice.choices, default=Status.UNKNOWN.value
     )
+    # When the current status began (the newest StatusChange's ``at``); None until the first.
+    status_since = models.DateTimeField(null=True, blank=True)
+    # The next moment status or staleness may change with no new value (rolling baseline,
+    # expected_every running out, a scheduled target coming into force); the worker's
+    # time-based pass picks KPIs whose moment has come. None: nothing time-based pending.
+    reevaluate_at = models.DateTimeField(null=True, blank=True)
     # Per-day rollup for sparklines (see indicators/sparkline.py), kept by value writes.
     sparkline = models.JSONField(default=dict, blank=True)
 
@@ -84,6 +90,9 @@ class Kpi(OrgScopedModel):
     owner = models.ForeignKey(
         "orgs.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    team = models.ForeignKey(
+        "orgs.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="kpis"
+    )
     expected_every = models.CharField(max_length=10, blank=True)
     compare_period = models.CharField(max_length=10, default="7d")
 
@@ -93,7 +102,46 @@ class Kpi(OrgScopedModel):
     class Meta:
         indexes: ClassVar = [
             models.Index(fields=["org", "published", "position"], name="kpi_org_home"),
+            # Live pages: the newest change of an org's KPIs is one index lookup.
+            models.Index(fields=["org", "updated_at"], name="kpi_org_changed"),
+            models.Index(fields=["reevaluate_at"], name="kpi_reevaluate_due"),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+
+class StatusChange(OrgScopedModel):
+    """One transition of a KPI's status (DESIGN §12); kept for "red since …" and chart shading."""
+
+    kpi = models.ForeignKey(Kpi, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=8, choices=StatusChoice.choices)
+    to_status = models.CharField(max_length=8, choices=StatusChoice.choices)
+    at = models.DateTimeField()
+    cause = models.CharField(max_length=8, choices=[(c.value, c.value) for c in StatusCause])
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["kpi", "at"], name="status_change_kpi_at")]
+
+
+class TargetEntry(OrgScopedModel):
+    """Shape parameters scheduled to come into force at ``effective_from`` (DESIGN §13).
+
+    The shape itself is not scheduled; only the parameters of the KPI's shape are set.
+    """
+
+    kpi = models.ForeignKey(Kpi, on_delete=models.CASCADE, related_name="target_entries")
+    effective_from = models.DateTimeField()
+    threshold = models.FloatField(null=True, blank=True)
+    lower = models.FloatField(null=True, blank=True)
+    upper = models.FloatField(null=True, blank=True)
+    baseline = models.FloatField(null=True, blank=True)
+    warn_at = models.FloatField(null=True, blank=True)
+    warn_margin = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["kpi", "effective_from"], name="target_entry_unique_kpi_instant"
+            )
+        ]

@@ -44,6 +44,14 @@ class Status(StrEnum):
     UNKNOWN = "unknown"
 
 
+class StatusCause(StrEnum):
+    """Why a KPI's status changed: a new value, time alone, or its definition or targets."""
+
+    VALUE = "value"
+    TIME = "time"
+    CONFIG = "config"
+
+
 def _margin(p: ShapeParams) -> float:
     margin = as_finite(p.warn_margin)
     return margin if margin is not None and margin > 0 else 0.0
