@@ -21,11 +21,17 @@ from pulseboard.connectors.api import router as sources_router
 from pulseboard.core.api_input import BodyRejected, JsonBodyParser
 from pulseboard.core.errors import DomainError
 from pulseboard.goals.api import router as goals_router
+from pulseboard.history.annotations_api import router as annotations_router
 from pulseboard.history.api import router as history_router
 from pulseboard.indicators.api import router as indicators_router
+from pulseboard.indicators.targets_api import router as targets_router
+from pulseboard.indicators.tree_api import router as tree_router
 from pulseboard.orgs.api import router as tokens_router
 from pulseboard.orgs.api_auth import ApiTokenAuth
+from pulseboard.orgs.members_api import router as members_router
 from pulseboard.orgs.rate_limit import TokenWriteThrottle
+from pulseboard.orgs.teams_api import router as teams_router
+from pulseboard.sharing.api import router as share_links_router
 
 API_PREFIX = "/api/v1/"
 
@@ -38,12 +44,19 @@ api = NinjaAPI(
     parser=JsonBodyParser(),
     throttle=TokenWriteThrottle(),
 )
+# Before the KPI routes: ``/kpis/tree`` must not be read as ``/kpis/{id}``.
+api.add_router("", tree_router)
 api.add_router("", indicators_router)
+api.add_router("", targets_router)
+api.add_router("", annotations_router)
 api.add_router("", history_router)
 api.add_router("", audit_router)
 api.add_router("", tokens_router)
 api.add_router("", sources_router)
 api.add_router("", goals_router)
+api.add_router("", teams_router)
+api.add_router("", members_router)
+api.add_router("", share_links_router)
 
 
 @api.exception_handler(DomainError)

@@ -2,6 +2,14 @@
 
 from django.urls import path
 
+from pulseboard.web import (
+    urls_annotations,
+    urls_live,
+    urls_sharing,
+    urls_targets,
+    urls_teams,
+    urls_tree,
+)
 from pulseboard.web.views import (
     audit,
     auth,
@@ -129,4 +137,13 @@ urlpatterns = [
         connections.connections_disconnect,
         name="connections-disconnect",
     ),
+]
+# Each feature keeps its routes in its own module (same ``web`` namespace).
+urlpatterns += [
+    *urls_teams.urlpatterns,
+    *urls_annotations.urlpatterns,
+    *urls_tree.urlpatterns,
+    *urls_sharing.urlpatterns,
+    *urls_targets.urlpatterns,
+    *urls_live.urlpatterns,
 ]
