@@ -1,4 +1,4 @@
-"""Web routes of the TV board (``/tv/``), share links (``/s/{token}/…``, badges) and Settings → Share links.
+"""Web routes of the TV board (``/tv/``), share links (``/s/{token}/…``) and their settings.
 
 Included by ``web/urls.py`` in the ``web`` namespace.
 """
