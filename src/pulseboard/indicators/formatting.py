@@ -48,12 +48,14 @@ import copy
 import decimal
 import re
 import unicodedata
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from typing import Literal
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_skeleton
 from babel.numbers import (
     NumberPattern,
     format_compact_currency,
@@ -434,3 +436,13 @@ def format_change(
         shown = _render(abs(percent), where, kind="percent", precision=(1, 1))
         text = f"{text} ({_signed(percent, shown)})"
     return text
+
+
+def format_short_date(day: date, *, locale: str, today: date) -> str:
+    """A day as people say it in the org's locale: "Dec 3" (en_US), "3 Dec" (en_GB).
+
+    The year is added only when it is not ``today``'s ("Dec 3, 2025"), for phrases
+    such as "since Dec 3" and "400 ms from Jan 1".
+    """
+    skeleton = "MMMd" if day.year == today.year else "yMMMd"
+    return str(format_skeleton(skeleton, day, locale=_locale(locale)))

@@ -28,7 +28,7 @@ DEFAULT_COMPARE = timedelta(days=7)
 
 
 def kpi_list(*, org: Organization, include_drafts: bool = False) -> QuerySet[Kpi]:
-    kpis = Kpi.objects.filter(org=org).select_related("source")
+    kpis = Kpi.objects.filter(org=org).select_related("source", "owner")
     if not include_drafts:
         kpis = kpis.filter(published=True)
     return kpis.order_by("position", "created_at")

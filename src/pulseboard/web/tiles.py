@@ -9,13 +9,16 @@ reads the same everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from django.utils.safestring import SafeString, mark_safe
 
+from pulseboard.history.models import Annotation
+from pulseboard.indicators.formatting import format_short_date
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import KpiCard, kpi_cards
 from pulseboard.indicators.sparkline import WINDOW_DAYS
+from pulseboard.orgs.localization import zone_of
 from pulseboard.orgs.models import Organization
 from pulseboard.web.charts import sparkline
 
@@ -32,6 +35,10 @@ STATUS_TEXT = {
 class Tile:
     card: KpiCard
     sparkline: SafeString
+    # "since Dec 3" in the org's zone and locale: when the current status began ("" if unknown).
+    status_since_text: str = ""
+    # The newest annotation inside the KPI's compare period: "why it moved" (None if none).
+    annotation: Annotation | None = None
 
     @property
     def kpi(self) -> Kpi:
@@ -66,6 +73,7 @@ def tiles_for(
 ) -> list[Tile]:
     """Tiles for many KPIs in the constant number of queries of ``kpi_cards``."""
     cards = kpi_cards(org=org, kpis=kpis, now=now, sparklines=sparklines)
+    zone = zone_of(org.timezone)
     return [
         Tile(
             card=card,
@@ -73,6 +81,14 @@ def tiles_for(
             sparkline=mark_safe(  # noqa: S308
                 sparkline(card.sparkline, label=f"{card.kpi.title}: last {WINDOW_DAYS} days")
             ),
+            status_since_text=_since(card.kpi.status_since, now=now, zone=zone, locale=org.locale),
         )
         for card in cards
     ]
+
+
+def _since(when: datetime | None, *, now: datetime, zone: tzinfo, locale: str) -> str:
+    if when is None:
+        return ""
+    day = when.astimezone(zone).date()
+    return "since " + format_short_date(day, locale=locale, today=now.astimezone(zone).date())
