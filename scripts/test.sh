@@ -41,30 +41,52 @@ if [ ! -x /usr/bin/prometheus ]; then
 fi
 
 data_dir=$(mktemp -d)
-trap 'rm -rf "$data_dir"' EXIT
-export PULSEBOARD_DATA_DIR="$data_dir"
+pg_data_dir=$(mktemp -d)
+pg_log="$pg_data_dir/pytest-postgresql.log"
+trap 'rm -rf "$data_dir" "$pg_data_dir"' EXIT
 unset DATABASE_URL
-
-step "pytest on SQLite"
-"$bin/pytest" -q "$@"
-rc=$?
-[ $rc -eq 0 ] || status=1
 
 pg_url=${PULSEBOARD_TEST_POSTGRES_URL:-}
 if [ -z "$pg_url" ] && "$bin/python" scripts/pg_probe.py postgresql://postgres@127.0.0.1:5432/postgres; then
   pg_url=postgresql://postgres@127.0.0.1:5432/test
 fi
-if [ -n "$pg_url" ]; then
-  if ! "$bin/python" scripts/pg_probe.py "$pg_url"; then
-    echo "FAIL: PULSEBOARD_TEST_POSTGRES_URL is set but PostgreSQL does not answer at it"
-    exit 1
-  fi
-  step "pytest on PostgreSQL (database tests)"
+if [ -n "$pg_url" ] && ! "$bin/python" scripts/pg_probe.py "$pg_url"; then
+  echo "FAIL: PULSEBOARD_TEST_POSTGRES_URL is set but PostgreSQL does not answer at it"
+  exit 1
+fi
+
+pg_leg() {
+  PULSEBOARD_DATA_DIR="$pg_data_dir" \
   DATABASE_URL="$pg_url" \
   PULSEBOARD_SECRET_KEY=test-only-secret-key-not-for-production \
   PULSEBOARD_ENCRYPTION_KEYS=$("$bin/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
     "$bin/pytest" -q --db-only "$@"
-  rc=$?
+}
+
+# The two legs share nothing (own data directory, own database), so by default they run
+# side by side, one per core; PULSEBOARD_TEST_LEGS=serial runs them one after the other.
+pg_pid=""
+if [ -n "$pg_url" ] && [ "${PULSEBOARD_TEST_LEGS:-parallel}" != "serial" ]; then
+  step "pytest on PostgreSQL (database tests) started alongside; its output follows the SQLite leg"
+  pg_leg "$@" >"$pg_log" 2>&1 &
+  pg_pid=$!
+fi
+
+step "pytest on SQLite"
+PULSEBOARD_DATA_DIR="$data_dir" "$bin/pytest" -q "$@"
+rc=$?
+[ $rc -eq 0 ] || status=1
+
+if [ -n "$pg_url" ]; then
+  step "pytest on PostgreSQL (database tests)"
+  if [ -n "$pg_pid" ]; then
+    wait "$pg_pid"
+    rc=$?
+    cat "$pg_log"
+  else
+    pg_leg "$@"
+    rc=$?
+  fi
   [ $rc -eq 0 ] || status=1
 else
   echo
