@@ -122,6 +122,8 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
         "PATCH": API_ADMIN_OBJECT.but(json={"title": "Renamed"}),
         "DELETE": API_ADMIN_OBJECT,
     },
+    # The caller's own org's published KPIs: another org's admin reads its own (empty) tree.
+    "api:kpi-tree": {"GET": API_ANY_TOKEN},
     "api:kpi-value": {"PUT": API_ADMIN_OBJECT.but(json={"value": 5})},
     "api:kpi-history": {"GET": API_READ_OBJECT},
     # Posted empty: an admin gets past the checks to the importer's 422 (empty body).
