@@ -40,6 +40,21 @@ if [ ! -x /usr/bin/prometheus ]; then
   echo "NOTE: prometheus leg SKIPPED: /usr/bin/prometheus is missing (install Debian's prometheus)."
 fi
 
+# The accessibility tests inject axe-core (from npm, pinned here) into Chromium: same rule.
+axe_version=4.14.1
+axe_js=.venv/node/node_modules/axe-core/axe.min.js
+if ! head -c 100 "$axe_js" 2>/dev/null | grep -q "axe v$axe_version"; then
+  if command -v npm >/dev/null; then
+    step "installing axe-core $axe_version from npm for the accessibility tests"
+    npm install --no-save --no-audit --no-fund --silent --prefix .venv/node "axe-core@$axe_version" \
+      || echo "axe-core could not be installed"
+  fi
+fi
+if [ ! -f "$axe_js" ]; then
+  if [ "${CI:-}" = "true" ]; then echo "FAIL: CI needs axe-core ($axe_js) for the accessibility tests"; exit 1; fi
+  echo "NOTE: accessibility tests SKIPPED: npm is missing, so axe-core could not be installed."
+fi
+
 data_dir=$(mktemp -d)
 pg_data_dir=$(mktemp -d)
 pg_log="$pg_data_dir/pytest-postgresql.log"
