@@ -191,11 +191,12 @@ def test_a_write_failing_midway_rolls_back_the_ones_before(
     assert a.current_value is None
 
 
-def test_a_batch_costs_one_lookup_then_four_queries_per_value(
+def test_a_batch_costs_two_lookups_then_four_queries_per_value(
     kpis: list[Kpi], django_assert_num_queries: Any
 ) -> None:
-    # Per value, as for a single write: lock the KPI, insert the row, update the KPI, audit.
+    # The KPIs and their scheduled targets once; then per value, as for a single write:
+    # lock the KPI, insert the row, update the KPI, audit.
     # (+2: the batch's transaction is a SAVEPOINT and RELEASE inside the test's own.)
     items = [BatchItem(kpi_id=kpis[n % 3].pk, value=float(n)) for n in range(20)]
-    with django_assert_num_queries(1 + 4 * 20 + 2):
+    with django_assert_num_queries(2 + 4 * 20 + 2):
         values_record_batch(org_id=kpis[0].org_id, items=items, actor=ACTOR, source="api")

@@ -16,6 +16,7 @@ class Action(StrEnum):
     KPI_REORDERED = "kpi.reordered"
     KPI_DELETED = "kpi.deleted"
     KPI_TARGETS_CHANGED = "kpi.targets_changed"
+    KPI_TARGETS_CHANGED = "kpi.targets_changed"
     VALUE_RECORDED = "value.recorded"
     HISTORY_BACKFILLED = "history.backfilled"
     HISTORY_IMPORTED = "history.imported"

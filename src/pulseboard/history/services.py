@@ -34,11 +34,17 @@ from pulseboard.history.selectors import (
     value_at_or_before,
 )
 from pulseboard.indicators.durations import DurationError, parse_duration
-from pulseboard.indicators.evaluation import effective_baseline, shape_params, status_of
+from pulseboard.indicators.evaluation import (
+    schedule_of,
+    schedules_for,
+    shape_params,
+    status_of,
+)
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.shapes import BaselineMode, Shape
 from pulseboard.indicators.sparkline import WINDOW_DAYS, add_point, from_daily_averages
 from pulseboard.indicators.status import Status, evaluate
+from pulseboard.indicators.targets import Schedule, params_over_time
 
 # Clocks disagree a little; further ahead than this is a sender's bug, not skew.
 MAX_FUTURE_SKEW = timedelta(minutes=5)
@@ -87,11 +93,14 @@ def value_record(
     source: str,
     actor: Actor,
     record_unchanged: bool = True,
+    schedule: Schedule | None = None,
 ) -> ValueWrite:
     """Record one observation of ``kpi``.
 
     ``record_unchanged=False`` (used by pull connectors) turns a re-read of the
     current value into a freshness update only: no history row, no audit event.
+    The value is judged by the targets in force at ``observed_at`` (DESIGN §13);
+    ``schedule`` is the KPI's, when the caller loaded it already (a batch).
     """
     number = check_value(value)
     now = clock.now()
@@ -114,7 +123,7 @@ def value_record(
             locked.observed_at = when
             locked.save(update_fields=["observed_at"])
             return ValueWrite(kpi=locked, history=None, applied=True, changed=False)
-        status = status_of(locked, number, when)
+        status = status_of(locked, number, when, schedule=schedule)
         previous = locked.current_value
         history = KpiHistory.objects.create(
             org_id=locked.org_id,
@@ -168,6 +177,8 @@ def history_backfill(
     now = clock.now()
     times = [when for when, _ in rows]
     period = _baseline_period(kpi)
+    schedule = schedule_of(kpi)
+    params_at = params_over_time(shape_params(kpi), schedule)
     history = []
     for when, value in rows:
         baseline = None
@@ -175,9 +186,9 @@ def history_backfill(
             index = bisect_right(times, when - period) - 1
             baseline = rows[index][1] if index >= 0 else None
         status = (
-            evaluate(shape_params(kpi), value, baseline=baseline)
+            evaluate(params_at(when), value, baseline=baseline)
             if period is not None
-            else status_of(kpi, value, when)
+            else status_of(kpi, value, when, schedule=schedule)
         )
         history.append(
             KpiHistory(
@@ -260,17 +271,17 @@ def history_import_parse(chunks: Iterable[bytes]) -> ParsedImport:
 
 
 def _import_statuses(kpi: Kpi, rows: list[tuple[datetime, float]]) -> list[Status]:
-    """Each row's status under the KPI's current shape, as ``value_record`` would give it.
+    """Each row's status under the KPI's current shape, as ``value_record`` would give it:
+    by the targets in force at the row's time (the schedule read once).
 
     A rolling (prior-period) baseline is the KPI's value one period before each row,
     looked up in the history already stored and the imported rows together.
     """
-    params = shape_params(kpi)
+    params = params_over_time(shape_params(kpi), schedule_of(kpi))
     period = _baseline_period(kpi)
     if period is None:
-        # Fixed baseline or none: the same for every row, and no query.
-        baseline = effective_baseline(kpi, rows[0][0])
-        return [evaluate(params, value, baseline=baseline) for _, value in rows]
+        # Fixed baseline (from the parameters in force) or none: no query.
+        return [evaluate(params(when), value) for when, value in rows]
     low, high = rows[0][0] - period, rows[-1][0] - period
     timeline: list[tuple[datetime, float]] = []
     before = value_at_or_before(org_id=kpi.org_id, kpi_id=kpi.pk, when=low)
@@ -285,7 +296,7 @@ def _import_statuses(kpi: Kpi, rows: list[tuple[datetime, float]]) -> list[Statu
     for when, value in rows:
         index = bisect_right(times, when - period) - 1
         baseline = timeline[index][1] if index >= 0 else None
-        statuses.append(evaluate(params, value, baseline=baseline))
+        statuses.append(evaluate(params(when), value, baseline=baseline))
     return statuses
 
 
@@ -430,6 +441,8 @@ def values_record_batch(
     now = clock.now()
     ids = {item.kpi_id for item in items if is_object_id(item.kpi_id)}
     kpis = {kpi.pk: kpi for kpi in Kpi.objects.filter(org_id=org_id, pk__in=ids)}
+    # Targets over time, read once for every KPI of the batch.
+    schedules = schedules_for(org_id=org_id, kpi_ids=kpis)
     errors: dict[str, str] = {}
     for index, item in enumerate(items):
         if item.kpi_id not in kpis:
@@ -456,6 +469,7 @@ def values_record_batch(
                         observed_at=item.observed_at,
                         source=source,
                         actor=actor,
+                        schedule=schedules[item.kpi_id],
                     )
                 )
             except NotFound:

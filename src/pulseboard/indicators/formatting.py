@@ -446,3 +446,26 @@ def format_short_date(day: date, *, locale: str, today: date) -> str:
     """
     skeleton = "MMMd" if day.year == today.year else "yMMMd"
     return str(format_skeleton(skeleton, day, locale=_locale(locale)))
+
+
+def format_target(
+    value: float | None,
+    *,
+    unit_type: str,
+    unit_label: str = "",
+    display_format: str = "decimal_1",
+    locale: str = DEFAULT_LOCALE,
+) -> str:
+    """A threshold, bound or baseline alone, as ``target_phrase`` renders it ("400 ms"),
+    for the scheduled change a phrase announces (``indicators/targets.py``)."""
+    number = as_finite(value)
+    if number is None:
+        return EMPTY
+    return _format(
+        number,
+        unit_type="number" if unit_type == "boolean" else unit_type,
+        unit_label=unit_label,
+        display_format=display_format,
+        locale=_locale(locale),
+        precision=_threshold_precision(number, display_format),
+    )
