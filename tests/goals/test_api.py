@@ -23,9 +23,11 @@ from tests.factories import (
 
 from pulseboard.audit.models import AuditEvent
 from pulseboard.core import clock
+from pulseboard.core.actors import Actor
 from pulseboard.goals.models import CheckIn, Cycle, KeyResult, Objective
 from pulseboard.indicators.models import Kpi
 from pulseboard.orgs.models import Organization
+from pulseboard.orgs.teams import team_create
 
 pytestmark = pytest.mark.django_db
 
@@ -490,3 +492,39 @@ def test_every_goals_body_with_one_hostile_field_is_refused_and_writes_nothing(
             assert response.status_code in (400, 422), (method, path, field, body[:80])
             assert written() == before, (method, path, field, body[:80])
             assert response.json()["detail"]
+
+
+# --- teams (DESIGN §13) ---------------------------------------------------------------------
+
+
+def test_an_objective_joins_a_team_of_its_org_and_leaves_it(
+    org: Organization, admin: ApiClient
+) -> None:
+    team = team_create(org=org, actor=Actor.system("test"), name="Growth")
+    cycle = running_cycle(org)
+    created = admin.post("/objectives", {"title": "Grow", "cycle_id": cycle.pk, "team_id": team.pk})
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert body["team_id"] == team.pk
+    assert admin.get(f"/objectives/{body['id']}").json()["team_id"] == team.pk
+    cleared = admin.patch(f"/objectives/{body['id']}", {"team_id": None})
+    assert cleared.status_code == 200 and cleared.json()["team_id"] is None
+    event = AuditEvent.objects.get(action="objective.updated", target_id=body["id"])
+    assert event.before == {"team_id": team.pk} and event.after == {"team_id": None}
+
+
+@pytest.mark.parametrize("bad", ["theirs", "nosuchteam", "", "bad id!", 7])
+def test_an_objective_cannot_join_another_orgs_team_or_no_team(
+    org: Organization, admin: ApiClient, bad: Any
+) -> None:
+    theirs = team_create(org=OrganizationFactory(), actor=Actor.system("test"), name="Theirs")
+    team_id = theirs.pk if bad == "theirs" else bad
+    cycle = running_cycle(org)
+    objective = ObjectiveFactory(cycle=cycle)
+    refused(
+        lambda: admin.post("/objectives", {"title": "T", "cycle_id": cycle.pk, "team_id": team_id}),
+        422,
+    )
+    refused(lambda: admin.patch(f"/objectives/{objective.pk}", {"team_id": team_id}), 422)
+    objective.refresh_from_db()
+    assert objective.team_id is None

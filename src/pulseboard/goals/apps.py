@@ -1,4 +1,8 @@
-"""Django app config for goals: cycles, objectives, key results and check-ins."""
+"""Django app config for goals: cycles, objectives, key results and check-ins.
+
+At start-up it tells orgs (below) to clear a leaving member's objective and key result
+ownerships (``orgs/member_hooks.py``).
+"""
 
 from django.apps import AppConfig
 
@@ -6,3 +10,9 @@ from django.apps import AppConfig
 class GoalsConfig(AppConfig):
     name = "pulseboard.goals"
     label = "goals"
+
+    def ready(self) -> None:
+        from pulseboard.goals.services import owners_clear
+        from pulseboard.orgs.member_hooks import register_member_removed
+
+        register_member_removed(owners_clear)

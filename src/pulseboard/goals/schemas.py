@@ -96,6 +96,7 @@ class ObjectiveIn(Schema):
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
     cycle_id: ObjectId
     owner_id: UserId | None = Field(default=None, description="the user id of a member")
+    team_id: ObjectId | None = Field(default=None, description="the id of one of the org's teams")
 
 
 class ObjectivePatch(Schema):
@@ -105,6 +106,7 @@ class ObjectivePatch(Schema):
     description: str = Field(default=KEEP, max_length=MAX_DESCRIPTION)
     cycle_id: ObjectId = Field(default=KEEP, description="move the objective to this cycle")
     owner_id: UserId | None = None
+    team_id: ObjectId | None = Field(default=None, description="a team of the org; null: none")
 
 
 class KeyResultIn(Schema):
@@ -194,6 +196,7 @@ class ObjectiveOut(Schema):
     description: str
     cycle_id: str
     owner_id: int | None
+    team_id: str | None
     progress: float | None = Field(description="weighted mean of its key results with a value")
     status: GoalStatusName = Field(description="the worst of its key results' (unknown ignored)")
     key_results: list[KeyResultOut]
@@ -205,7 +208,7 @@ class ObjectiveOut(Schema):
         return cls(
             **_same_names(
                 card.objective,
-                *("id", "title", "description", "cycle_id", "owner_id"),
+                *("id", "title", "description", "cycle_id", "owner_id", "team_id"),
                 *("created_at", "updated_at"),
             ),
             **_same_names(card, "progress", "status"),

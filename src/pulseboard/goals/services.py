@@ -2,7 +2,7 @@
 
 Each function validates everything first, then writes the rows and their audit
 event in one transaction; nothing is written when validation fails. Ids sent in
-data (``cycle_id``, ``objective_id``, ``kpi_id``, ``owner_id``) must name objects
+data (``cycle_id``, ``objective_id``, ``kpi_id``, ``owner_id``, ``team_id``) must name objects
 of the same organization, else the field is refused like any other bad value.
 Who may call what (admins write, a key result's owner may check in) is checked
 at the edges with ``may_check_in``; the services trust their caller on that.
@@ -32,7 +32,7 @@ from pulseboard.goals.progress import (
     weight_error,
 )
 from pulseboard.indicators.models import DisplayFormatChoice, Kpi, UnitTypeChoice
-from pulseboard.orgs.models import Membership, Organization
+from pulseboard.orgs.models import Membership, Organization, Team
 
 MAX_NAME = 120
 MAX_TITLE = 200
@@ -40,7 +40,7 @@ MAX_DESCRIPTION = 2000
 MAX_NOTE = 1000
 MAX_UNIT_LABEL = 20
 CYCLE_FIELDS = ("name", "starts_on", "ends_on")
-OBJECTIVE_FIELDS = ("title", "description", "cycle_id", "owner_id")
+OBJECTIVE_FIELDS = ("title", "description", "cycle_id", "owner_id", "team_id")
 KEY_RESULT_FIELDS = (
     "title",
     "kind",
@@ -124,6 +124,17 @@ def _owner(org: Organization, raw: Any, errors: dict[str, str]) -> int | None:
         errors["owner_id"] = "owner_id does not name a member of this organization"
         return None
     return raw
+
+
+def _team(org: Organization, raw: Any, errors: dict[str, str]) -> str | None:
+    """A team of ``org`` (another org's team reads as no team), or None for no team."""
+    if raw is None:
+        return None
+    team_id = _object_id("team_id", raw, errors)
+    if team_id is not None and not Team.objects.filter(org=org, pk=team_id).exists():
+        errors["team_id"] = "team_id does not name a team of this organization"
+        return None
+    return team_id
 
 
 def _object_id(name: str, raw: Any, errors: dict[str, str]) -> str | None:
@@ -277,6 +288,7 @@ def objective_snapshot(objective: Objective) -> dict[str, Any]:
         "description": objective.description,
         "cycle_id": objective.cycle_id,
         "owner_id": objective.owner_id,
+        "team_id": objective.team_id,
     }
 
 
@@ -292,6 +304,8 @@ def _clean_objective(org: Organization, data: Mapping[str, Any]) -> dict[str, An
         cleaned["cycle"] = _cycle(org, data["cycle_id"], errors)
     if "owner_id" in data:
         cleaned["owner_id"] = _owner(org, data["owner_id"], errors)
+    if "team_id" in data:
+        cleaned["team_id"] = _team(org, data["team_id"], errors)
     if errors:
         raise _fail(errors)
     return cleaned
@@ -443,6 +457,28 @@ def key_result_delete(*, key_result: KeyResult, actor: Actor) -> None:
     with transaction.atomic():
         _event(key_result, actor, Action.KEY_RESULT_DELETED, before=key_result_snapshot(key_result))
         key_result.delete()
+
+
+def owners_clear(*, org_id: int, user_id: int, actor: Actor) -> int:
+    """Leave the objectives and key results ``user_id`` owns in the org without an owner
+    (they left it; registered with ``orgs/member_hooks.py`` in ``goals/apps.py``). One
+    update event each, in the caller's transaction. Returns how many were cleared."""
+    rows: list[Objective | KeyResult] = [
+        *Objective.objects.select_for_update()
+        .filter(org_id=org_id, owner_id=user_id)
+        .order_by("pk"),
+        *KeyResult.objects.select_for_update()
+        .filter(org_id=org_id, owner_id=user_id)
+        .order_by("pk"),
+    ]
+    for row in rows:
+        row.owner = None
+        row.save(update_fields=["owner", "updated_at"])
+        action = (
+            Action.OBJECTIVE_UPDATED if isinstance(row, Objective) else Action.KEY_RESULT_UPDATED
+        )
+        _event(row, actor, action, before={"owner_id": user_id}, after={"owner_id": None})
+    return len(rows)
 
 
 # --- check-ins ------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ The value write (``PUT /kpis/{id}/value``) lives with history (``history/api.py`
 
 Every handler scopes to the calling token's org, so another org's KPI is a 404
 like a KPI that does not exist. Read tokens see published KPIs only and cannot
-write (403). Reads return ``KpiOut`` built by ``kpi_cards``, the same code the
-web uses, so formatted values, target phrases, staleness and change agree.
+write (403). ``GET /kpis`` narrows to one owner (``?owner=<user id>``) or one team
+(``?team=<id or slug>``; an unknown team is a 404). Reads return ``KpiOut`` built by
+``kpi_cards``, the same code the web uses, so formatted values, target phrases,
+staleness and change agree.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
+from pydantic import Field
 
 from pulseboard.core import clock
 from pulseboard.core.api_errors import ERRORS, ErrorOut
@@ -31,8 +34,9 @@ from pulseboard.indicators.schemas import (
 )
 from pulseboard.indicators.selectors import kpi_cards, kpi_get, kpi_list
 from pulseboard.indicators.services import kpi_create, kpi_delete, kpi_spec, kpi_update
-from pulseboard.indicators.spec import spec_patched
+from pulseboard.indicators.spec import MAX_ID, spec_patched
 from pulseboard.orgs.api_auth import AdminTokenAuth, ApiPrincipal, principal, require_admin
+from pulseboard.orgs.teams import MAX_TEAM_SLUG, team_find
 
 ADMIN = AdminTokenAuth()
 router = Router(tags=["KPIs"])
@@ -56,6 +60,12 @@ def kpi_out(caller: ApiPrincipal, kpi: Kpi) -> KpiOut:
 
 class KpiListQuery(Schema):
     include: Literal["drafts"] | None = None
+    owner: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="only the KPIs this member (user id) owns"
+    )
+    team: str | None = Field(
+        default=None, max_length=MAX_TEAM_SLUG, description="only this team's KPIs (id or slug)"
+    )
 
 
 @router.get(
@@ -63,14 +73,17 @@ class KpiListQuery(Schema):
     response={200: list[KpiOut], **ERRORS},
     operation_id="kpi_list",
     url_name="kpi-list",
-    summary="Published KPIs in Home order (admin tokens: ?include=drafts adds drafts)",
+    summary="Published KPIs in Home order (admin tokens: ?include=drafts adds drafts); "
+    "?owner=<user id> and ?team=<team id or slug> narrow the list",
 )
 def kpi_list_endpoint(request: HttpRequest, filters: Query[KpiListQuery]) -> list[KpiOut]:
     caller = principal(request)
     drafts = filters.include == "drafts"
     if drafts and not caller.is_admin:
         raise Forbidden("include=drafts needs a token with admin scope")
-    kpis = list(kpi_list(org=caller.org, include_drafts=drafts))
+    # An unknown team (or another org's) is a 404: a mistyped slug must not read as "no KPIs".
+    team = team_find(org=caller.org, key=filters.team) if filters.team is not None else None
+    kpis = list(kpi_list(org=caller.org, include_drafts=drafts, owner_id=filters.owner, team=team))
     cards = kpi_cards(org=caller.org, kpis=kpis, now=clock.now(), sparklines=False)
     return [KpiOut.from_card(card) for card in cards]
 

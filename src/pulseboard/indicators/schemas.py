@@ -23,6 +23,8 @@ from pulseboard.indicators.spec import (
     DEFAULT_COMPARE_PERIOD,
     MAX_DESCRIPTION,
     MAX_DURATION_TEXT,
+    MAX_ID,
+    MAX_OBJECT_ID,
     MAX_POSITION,
     MAX_TITLE,
     MAX_UNIT_LABEL,
@@ -57,6 +59,10 @@ else:
 # JSON numbers only: no strings, no booleans, no NaN/Infinity.
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Duration = Annotated[str, Field(max_length=MAX_DURATION_TEXT, examples=["1h", "1d", "7d"])]
+UserId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+TeamId = Annotated[str, Field(min_length=1, max_length=MAX_OBJECT_ID)]
+OWNER_DOC = "the user id of a member of the org (GET /members lists them); null: no owner"
+TEAM_DOC = "the id of one of the org's teams (GET /teams); null: no team"
 SHAPE_DOC = f"The target's shape and the parameters it takes: {shape_params_doc()}."
 # Default of KpiPatch fields that may not be null: absent means "keep", and
 # exclude_unset drops them before the service sees the data.
@@ -95,6 +101,8 @@ class KpiIn(Schema):
     parent_id: str | None = Field(default=None, max_length=32)
     expected_every: Duration | None = None
     compare_period: Duration = DEFAULT_COMPARE_PERIOD
+    owner_id: UserId | None = Field(default=None, description=OWNER_DOC)
+    team_id: TeamId | None = Field(default=None, description=TEAM_DOC)
 
     def spec(self) -> KpiSpec:
         """The definition this body asks for, as ``kpi_create`` takes it."""
@@ -127,6 +135,8 @@ class KpiPatch(Schema):
     parent_id: str | None = Field(default=KEEP, max_length=32)
     expected_every: Duration | None = None
     compare_period: Duration = KEEP
+    owner_id: UserId | None = Field(default=None, description=OWNER_DOC)
+    team_id: TeamId | None = Field(default=None, description=TEAM_DOC)
 
     def changes(self) -> dict[str, Any]:
         """The fields sent, for ``spec_patched``: absent ones keep their value."""
@@ -161,6 +171,9 @@ class KpiOut(Schema):
     current_value: float | None
     observed_at: datetime | None
     status: StatusName
+    status_since: datetime | None = Field(description="when the current status began")
+    owner_id: int | None = Field(description="the user id of the member who owns it")
+    team_id: str | None = Field(description="the team whose board shows it")
     stale: bool
     change_abs: float | None = Field(description="current value minus the value one period ago")
     change_pct: float | None = Field(description="the same in percent (null when that was 0)")
@@ -202,6 +215,9 @@ class KpiOut(Schema):
             current_value=kpi.current_value,
             observed_at=kpi.observed_at,
             status=card.status,
+            status_since=kpi.status_since,
+            owner_id=kpi.owner_id,
+            team_id=kpi.team_id,
             stale=card.stale,
             change_abs=card.change_abs,
             change_pct=card.change_pct,

@@ -22,20 +22,32 @@ from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.past_values import reader
 from pulseboard.indicators.sparkline import series as sparkline_series
 from pulseboard.indicators.status import Change, change_since, is_stale
-from pulseboard.orgs.models import Organization
+from pulseboard.orgs.models import Organization, Team
 
 DEFAULT_COMPARE = timedelta(days=7)
 
 
-def kpi_list(*, org: Organization, include_drafts: bool = False) -> QuerySet[Kpi]:
+def kpi_list(
+    *,
+    org: Organization,
+    include_drafts: bool = False,
+    owner_id: int | None = None,
+    team: Team | None = None,
+) -> QuerySet[Kpi]:
+    """The org's KPIs in Home order; ``owner_id`` / ``team`` keep those of one owner / team."""
     kpis = Kpi.objects.filter(org=org).select_related("source", "owner")
     if not include_drafts:
         kpis = kpis.filter(published=True)
+    if owner_id is not None:
+        kpis = kpis.filter(owner_id=owner_id)
+    if team is not None:
+        kpis = kpis.filter(team_id=team.pk)
     return kpis.order_by("position", "created_at")
 
 
-def kpi_list_for_home(*, org: Organization) -> QuerySet[Kpi]:
-    return kpi_list(org=org, include_drafts=False)
+def kpi_list_for_home(*, org: Organization, team: Team | None = None) -> QuerySet[Kpi]:
+    """A board's KPIs: every published one (the org board) or those of ``team``."""
+    return kpi_list(org=org, include_drafts=False, team=team)
 
 
 def kpi_get(*, org: Organization, kpi_id: str) -> Kpi:

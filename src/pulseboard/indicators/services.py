@@ -37,7 +37,7 @@ from pulseboard.indicators.spec import (
     validate_spec,
 )
 from pulseboard.indicators.status import Status
-from pulseboard.orgs.models import Organization
+from pulseboard.orgs.models import Membership, Organization, Team
 
 WRITABLE_FIELDS = SPEC_FIELDS
 # Stored as "" when empty (CharFields); None in a spec.
@@ -78,6 +78,8 @@ def kpi_spec(kpi: Kpi) -> KpiSpec:
         parent_id=kpi.parent_id,
         expected_every=kpi.expected_every or None,
         compare_period=kpi.compare_period,
+        owner_id=kpi.owner_id,
+        team_id=kpi.team_id,
     )
 
 
@@ -91,6 +93,7 @@ def _validated(org: Organization, spec: KpiSpec, current: Kpi | None) -> KpiSpec
         checked = spec
     if "parent_id" not in errors:
         _check_parent(org, checked.parent_id, current, errors)
+    _check_owner_and_team(org, checked, current, errors)
     if errors:
         raise ValidationFailed(summary(errors), errors=errors)
     return checked
@@ -119,6 +122,53 @@ def _check_parent(
                 if node.parent_id
                 else None
             )
+
+
+def _check_owner_and_team(
+    org: Organization, spec: KpiSpec, current: Kpi | None, errors: dict[str, str]
+) -> None:
+    """The owner must be a member of the KPI's org and the team one of its teams (§13).
+
+    Checked when they change only: an edit of another field never trips over them.
+    """
+    owner_id = spec.owner_id
+    if (
+        "owner_id" not in errors
+        and owner_id is not None
+        and (current is None or owner_id != current.owner_id)
+        and not Membership.objects.filter(org=org, user_id=owner_id).exists()
+    ):
+        errors["owner_id"] = "owner_id does not name a member of this organization"
+    team_id = spec.team_id
+    if (
+        "team_id" not in errors
+        and team_id is not None
+        and (current is None or team_id != current.team_id)
+        and not Team.objects.filter(org=org, pk=team_id).exists()
+    ):
+        errors["team_id"] = "team_id does not name a team of this organization"
+
+
+def kpi_owner_clear(*, org_id: int, user_id: int, actor: Actor) -> int:
+    """Leave the KPIs ``user_id`` owns in the org without an owner (they left it); one
+    ``kpi.updated`` event per KPI, in the caller's transaction. Returns how many."""
+    kpis = list(
+        Kpi.objects.select_for_update().filter(org_id=org_id, owner_id=user_id).order_by("pk")
+    )
+    for kpi in kpis:
+        kpi.owner = None
+        kpi.save(update_fields=["owner", "updated_at"])
+        audit_record(
+            org_id=org_id,
+            actor=actor,
+            action=Action.KPI_UPDATED,
+            target_type="kpi",
+            target_id=kpi.pk,
+            target_label=kpi.title,
+            before={"owner_id": user_id},
+            after={"owner_id": None},
+        )
+    return len(kpis)
 
 
 def _assign(kpi: Kpi, spec: KpiSpec) -> None:

@@ -45,6 +45,8 @@ MAX_UNIT_LABEL: Final = 20
 MAX_DURATION_TEXT: Final = 10
 MAX_POSITION: Final = 2_147_483_647  # PositiveIntegerField on PostgreSQL
 DEFAULT_COMPARE_PERIOD: Final = "7d"
+MAX_ID: Final = 2**63 - 1  # a user id (BigAutoField)
+MAX_OBJECT_ID: Final = 32  # core.ids.new_id() ids
 
 
 class Category(StrEnum):
@@ -79,6 +81,10 @@ class KpiSpec:
     parent_id: str | None = None
     expected_every: str | None = None
     compare_period: str = DEFAULT_COMPARE_PERIOD
+    # Who answers for the number (the user id of a member) and the team whose board
+    # shows it (DESIGN §13); the services check both belong to the KPI's org.
+    owner_id: int | None = None
+    team_id: str | None = None
 
     @property
     def params(self) -> ShapeParams:
@@ -155,6 +161,14 @@ def validate_spec(spec: KpiSpec) -> KpiSpec:
         errors["position"] = f"position must be a whole number from 0 to {MAX_POSITION}"
     if spec.parent_id is not None and not isinstance(spec.parent_id, str):
         errors["parent_id"] = "parent_id must be a KPI id"
+    owner_id = spec.owner_id
+    if owner_id is not None and (
+        isinstance(owner_id, bool) or not isinstance(owner_id, int) or not 0 < owner_id <= MAX_ID
+    ):
+        errors["owner_id"] = "owner_id must be the user id of a member (a whole number)"
+    team_id = spec.team_id or None
+    if team_id is not None and (not isinstance(team_id, str) or len(team_id) > MAX_OBJECT_ID):
+        errors["team_id"] = "team_id must be a team id"
     expected_every = _duration("expected_every", spec.expected_every, errors, optional=True)
     compare_period = _duration("compare_period", spec.compare_period, errors, optional=False)
     _duration("baseline_period", spec.baseline_period, errors, optional=True)
@@ -186,6 +200,7 @@ def validate_spec(spec: KpiSpec) -> KpiSpec:
         display_format=DisplayFormat(display_format),
         category=Category(category) if category else None,
         parent_id=spec.parent_id or None,
+        team_id=team_id,
         expected_every=expected_every,
         compare_period=compare_period or DEFAULT_COMPARE_PERIOD,
     )

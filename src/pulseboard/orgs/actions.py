@@ -1,4 +1,4 @@
-"""Pure: the audit action names of organizations, memberships, invites and API tokens.
+"""Pure: the audit action names of organizations, memberships, invites, API tokens and teams.
 
 Orgs sits below the audit log (DESIGN §16), so it names its own actions; the audit
 package lists them beside its ``Action`` names wherever it enumerates every action.
@@ -17,3 +17,7 @@ class OrgAction(StrEnum):
     INVITE_REVOKED = "invite.revoked"
     TOKEN_CREATED = "token.created"
     TOKEN_REVOKED = "token.revoked"
+    TEAM_CREATED = "team.created"
+    TEAM_UPDATED = "team.updated"
+    TEAM_DELETED = "team.deleted"
+    MEMBER_BOARD_CHANGED = "member.board_changed"

@@ -31,6 +31,7 @@ from pulseboard.orgs.localization import (
     locale_canonical,
     timezone_canonical,
 )
+from pulseboard.orgs.member_hooks import member_removed
 from pulseboard.orgs.models import ApiToken, Invite, Membership, Organization, User
 from pulseboard.orgs.roles import Role, TokenScope
 
@@ -622,7 +623,10 @@ def member_role_change(
 
 
 def member_remove(*, membership: Membership, actor: Actor) -> Revoked:
-    """Remove a member; every token of the org they made and their pending invites go too."""
+    """Remove a member; every token of the org they made and their pending invites go too,
+    and what they owned above orgs (KPIs, objectives, key results) is left without an
+    owner by the handlers registered in ``orgs/member_hooks.py``, audited, in the same
+    transaction."""
     with transaction.atomic():
         current = _last_admin_guard(membership, "removed")
         audit_record(
@@ -635,5 +639,6 @@ def member_remove(*, membership: Membership, actor: Actor) -> Revoked:
             before={"role": current.role},
         )
         revoked = _creations_revoke(membership=current, actor=actor, removed=True)
+        member_removed(org_id=current.org_id, user_id=current.user_id, actor=actor)
         current.delete()
     return revoked
