@@ -18,6 +18,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -49,6 +50,7 @@ from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_get, kpi_list
 from pulseboard.orgs.models import Membership
 from pulseboard.orgs.selectors import membership_list
+from pulseboard.orgs.teams import team_list
 from pulseboard.web.access import MemberRequest, actor_of, admin_view, member_view
 from pulseboard.web.forms import add_errors
 from pulseboard.web.goal_charts import ChartPoint, percent, progress_bar, progress_chart
@@ -61,6 +63,7 @@ from pulseboard.web.goal_forms import (
     key_result_initial,
     objective_initial,
 )
+from pulseboard.web.live import GOALS, live_page
 
 # The colour a goal status borrows from the KPI palette; the words always go with it.
 GOAL_COLOURS = {
@@ -150,6 +153,7 @@ def _is_admin(request: MemberRequest) -> bool:
 
 @member_view
 @require_GET
+@live_page(GOALS)
 def goals(request: MemberRequest) -> HttpResponse:
     org = request.org
     chosen_id = request.GET.get("cycle", "")
@@ -162,7 +166,8 @@ def goals(request: MemberRequest) -> HttpResponse:
         )
         for board in shown
     ]
-    return render(
+    # A TemplateResponse, so the live poll (web/live.py) can render only the board partial.
+    return TemplateResponse(
         request,
         "web/goals.html",
         {"sections": sections, "others": others, "chosen": chosen},
@@ -377,7 +382,8 @@ def _objective_page(
 
 def _objective_form(request: MemberRequest, *args: Any, **kwargs: Any) -> ObjectiveForm:
     cycles = list(cycle_list(org=request.org))
-    return ObjectiveForm(*args, cycles=cycles, members=_members(request), **kwargs)
+    teams = list(team_list(org=request.org))
+    return ObjectiveForm(*args, cycles=cycles, members=_members(request), teams=teams, **kwargs)
 
 
 @admin_view

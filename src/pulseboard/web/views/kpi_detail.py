@@ -17,7 +17,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import render
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
@@ -35,6 +35,7 @@ from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_drivers, kpi_get
 from pulseboard.web.access import MemberRequest, member_view
 from pulseboard.web.charts import ValueLabels, chart_guides, history_chart
+from pulseboard.web.live import KPI_DETAIL, live_page
 from pulseboard.web.member_audit import member_event_rows
 from pulseboard.web.tiles import tiles_for
 from pulseboard.web.views.audit import event_rows
@@ -89,6 +90,7 @@ def _chart(kpi: Kpi, since: datetime | None, labels: ValueLabels) -> str:
 
 @member_view
 @require_GET
+@live_page(KPI_DETAIL)
 def kpi_detail(request: MemberRequest, kpi_id: str) -> HttpResponse:
     org = request.org
     is_admin = request.membership.is_admin
@@ -139,7 +141,8 @@ def kpi_detail(request: MemberRequest, kpi_id: str) -> HttpResponse:
         context["source_status"] = status
         # The last error gets its own block below, with its time and in full.
         context["source_details"] = [(k, v) for k, v in status.details if k != "Last error"]
-    return render(request, "web/kpi_detail.html", context)
+    # A TemplateResponse, so the live poll (web/live.py) can render only the board partial.
+    return TemplateResponse(request, "web/kpi_detail.html", context)
 
 
 EXPORTS = {

@@ -1,0 +1,355 @@
+"""Live pages (DESIGN §12): a board's change stamp, its ETag, and the conditional GET.
+
+A page that updates itself (Home, a team board, a KPI's detail page, Goals, the TV board)
+wraps its board in a container that htmx polls every ~10 s with the ETag it was rendered
+with (``If-None-Match``, sent through ``hx-headers``). An unchanged board answers
+``304 Not Modified`` with no body after ONE query: the board's *change stamp*.
+
+A stamp is computed in a single SQL statement, anchored on the org's row, with one scalar
+subquery per thing that can change what the board shows:
+
+- KPIs: ``COUNT(*)`` and ``MAX(updated_at)`` of the org's KPIs, answered from the index
+  ``kpi_org_changed`` (org, updated_at). Every write that changes what a tile shows (a
+  value, an edit, publish/unpublish, the worker's time-based pass) bumps ``updated_at``;
+  a deletion changes the count. Drafts are counted too: a board re-renders a little
+  more often than strictly needed, never less.
+- annotations (a tile shows the newest one), counted and newest ``created_at``;
+- the sources' newest ``last_pulled_at`` (a failing pull marks its tile without a value);
+- for Goals: cycles, objectives and key results (count and newest ``updated_at``).
+
+The ETag hashes the stamp with everything else the rendering depends on: the board's
+kind, the org's locale and time zone (already loaded by the org middleware, no query),
+the viewer's role (admins see more), the query string (range, page, cycle…), a template
+version, and the current minute (relative times such as "updated 3 min ago" stay true
+at most a minute late; an unchanged board re-renders once a minute).
+
+Compute the stamp BEFORE reading the board: a change between the two makes the page's
+ETag older than its content, so the next poll renders again (never the other way round).
+
+Use on a page view (``live_page``) plus a fragment route (``live_fragment``, mounted in
+``web/urls_live.py``); see docs/live.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from typing import Any, cast
+
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http.response import HttpResponseBase
+from django.template.response import SimpleTemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from pulseboard.connectors.models import Source
+from pulseboard.core import clock
+from pulseboard.goals.models import Cycle, KeyResult, Objective
+from pulseboard.history.models import Annotation
+from pulseboard.indicators.models import Kpi
+from pulseboard.orgs.middleware import OrgAwareRequest
+from pulseboard.orgs.models import Organization
+from pulseboard.web.access import MemberRequest
+
+# Default poll interval of live pages (seconds); DESIGN §12 wants a new value within 15 s.
+POLL_SECONDS = 10
+# Bump when a board's markup changes in a way an old ETag must not match.
+TEMPLATE_VERSION = "1"
+# Relative times ("updated 3 min ago") are re-rendered at most this late.
+RELATIVE_TIME_SECONDS = 60
+# If-None-Match: longer headers, or more tags, are treated as no match (never an error).
+MAX_IF_NONE_MATCH = 1024
+MAX_TAGS = 16
+_ENTITY_TAG = re.compile(r'^(?:W/)?"[\x21\x23-\x7e]{0,200}"$')
+# The id of the container a live page polls (and the partial that renders it).
+BOARD_ID = "live-board"
+PARTIAL = "live_board"
+
+Stamp = tuple[Any, ...]
+
+
+# --- change stamps: one query each ---------------------------------------------------------
+
+
+def _count(model: type[Any], **outer: Any) -> Subquery:
+    rows: QuerySet[Any] = model.objects.filter(**outer).order_by()
+    return Subquery(rows.values(*outer).annotate(n=Count("pk")).values("n")[:1])
+
+
+def _newest(model: type[Any], field: str, **outer: Any) -> Subquery:
+    rows: QuerySet[Any] = model.objects.filter(**outer).order_by()
+    return Subquery(rows.values(*outer).annotate(m=Max(field)).values("m")[:1])
+
+
+def _org_row(org: Organization, **columns: Subquery) -> Stamp:
+    found = Organization.objects.filter(pk=org.pk).annotate(**columns).values_list(*columns).first()
+    return tuple(found) if found is not None else ()
+
+
+def _kpi_columns() -> dict[str, Subquery]:
+    org = OuterRef("pk")
+    return {
+        "kpi_n": _count(Kpi, org_id=org),
+        "kpi_changed": _newest(Kpi, "updated_at", org_id=org),
+        "note_n": _count(Annotation, org_id=org),
+        "note_changed": _newest(Annotation, "created_at", org_id=org),
+        "pulled": _newest(Source, "last_pulled_at", org_id=org),
+    }
+
+
+def board_stamp(org: Organization) -> Stamp:
+    """The change stamp of a KPI board: Home, a team board, the TV board (one query)."""
+    return _org_row(org, **_kpi_columns())
+
+
+def goals_stamp(org: Organization) -> Stamp:
+    """The change stamp of the Goals page: goals and the KPIs key results follow (one query)."""
+    org_ref = OuterRef("pk")
+    columns = _kpi_columns()
+    for name, model in (("cycle", Cycle), ("objective", Objective), ("key_result", KeyResult)):
+        columns[f"{name}_n"] = _count(model, org_id=org_ref)
+        columns[f"{name}_changed"] = _newest(model, "updated_at", org_id=org_ref)
+    return _org_row(org, **columns)
+
+
+def kpi_stamp(org: Organization, kpi_id: str) -> Stamp:
+    """The change stamp of one KPI's detail page (one query); () for no such KPI here."""
+    if not isinstance(kpi_id, str) or len(kpi_id) > 64:
+        return ()
+    kpi = OuterRef("pk")
+    found = (
+        Kpi.objects.filter(org_id=org.pk, pk=kpi_id)
+        .annotate(
+            note_n=_count(Annotation, kpi_id=kpi),
+            note_changed=_newest(Annotation, "created_at", kpi_id=kpi),
+            pulled=_newest(Source, "last_pulled_at", kpi_id=kpi),
+            key_result_n=_count(KeyResult, kpi_id=kpi),
+            key_result_changed=_newest(KeyResult, "updated_at", kpi_id=kpi),
+        )
+        .values_list(
+            "updated_at",
+            "observed_at",
+            "note_n",
+            "note_changed",
+            "pulled",
+            "key_result_n",
+            "key_result_changed",
+        )
+        .first()
+    )
+    return tuple(found) if found is not None else ()
+
+
+# --- ETag and the conditional GET ----------------------------------------------------------
+
+
+def etag_for(request: HttpRequest, kind: str, stamp: Stamp, *, now: datetime | None = None) -> str:
+    """A strong, quoted ETag for a board rendered for this request from ``stamp``."""
+    org = cast(OrgAwareRequest, request).org
+    membership = cast(OrgAwareRequest, request).membership
+    moment = now or clock.now()
+    parts = [
+        TEMPLATE_VERSION,
+        kind,
+        [_plain(v) for v in stamp],
+        org.pk if org else None,
+        org.locale if org else None,
+        org.timezone if org else None,
+        membership.role if membership else None,
+        sorted((name, ",".join(values)[:200]) for name, values in list(request.GET.lists())[:20]),
+        int(moment.timestamp()) // RELATIVE_TIME_SECONDS,
+    ]
+    digest = hashlib.blake2b(json.dumps(parts, default=str).encode(), digest_size=12)
+    return f'"{digest.hexdigest()}"'
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def if_none_match(request: HttpRequest) -> list[str]:
+    """The entity tags of If-None-Match, or [] for a missing, over-long or malformed header."""
+    header = request.META.get("HTTP_IF_NONE_MATCH", "")
+    if not isinstance(header, str) or not header or len(header) > MAX_IF_NONE_MATCH:
+        return []
+    tags = [tag.strip() for tag in header.split(",")]
+    if len(tags) > MAX_TAGS:
+        return []
+    if tags == ["*"]:
+        return tags
+    if not all(_ENTITY_TAG.match(tag) for tag in tags):
+        return []
+    return tags
+
+
+def matches(request: HttpRequest, etag: str) -> bool:
+    """Weak comparison (RFC 9110 §13.1.2): the client already has this board."""
+    tags = if_none_match(request)
+    if tags == ["*"]:
+        return True
+    opaque = etag.removeprefix("W/")
+    return any(tag.removeprefix("W/") == opaque for tag in tags)
+
+
+def not_modified(etag: str) -> HttpResponseNotModified:
+    response = HttpResponseNotModified()
+    _cache_headers(response, etag)
+    return response
+
+
+def _cache_headers(response: HttpResponseBase, etag: str) -> None:
+    response["ETag"] = etag
+    # Revalidate every time; private: it is one member's view of one org.
+    response["Cache-Control"] = "private, no-cache"
+
+
+def poll_attributes(
+    url: str, etag: str, *, every: int = POLL_SECONDS, target: str = BOARD_ID
+) -> SafeString:
+    """The htmx attributes of a polled container: GET ``url`` every ``every`` s with the ETag.
+
+    htmx sends If-None-Match only because ``hx-headers`` says so; a 304 swaps nothing
+    (the ``responseHandling`` rule in base.html and tv.html, and live.js as a backstop),
+    a 200 replaces the container itself (outerHTML), carrying the next ETag.
+    """
+    headers = json.dumps({"If-None-Match": etag}) if etag else "{}"
+    return format_html(
+        'hx-get="{}" hx-trigger="every {}s" hx-swap="outerHTML" hx-select="#{}" '
+        'hx-headers="{}" data-live-poll',
+        url,
+        every,
+        target,
+        headers,
+    )
+
+
+# --- wiring pages and fragment routes ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Board:
+    """A live board: how its stamp is computed and which route answers its polls."""
+
+    kind: str
+    stamp: Callable[..., Stamp]  # (org, **view kwargs) -> Stamp
+    poll_route: str  # URL name of the fragment route (kwargs: the page view's)
+
+
+def _stamp_of(board: Board, request: MemberRequest, kwargs: dict[str, Any]) -> Stamp:
+    return board.stamp(request.org, **kwargs)
+
+
+def _poll_url(board: Board, request: HttpRequest, kwargs: dict[str, Any]) -> str:
+    url = reverse(board.poll_route, kwargs=kwargs or None)
+    query = request.GET.urlencode()
+    return f"{url}?{query}" if query and len(query) <= 1000 else url
+
+
+def live_page(
+    board: Board,
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
+    """Decorate a page view (inside ``member_view``) so its template can poll its board.
+
+    Sets ``request.live_attrs`` (the container's htmx attributes, with the ETag of the
+    stamp taken before the view reads anything); the template writes
+    ``<div id="live-board" {{ request.live_attrs }}>`` around the board, in a partial
+    named ``live_board``.
+    """
+
+    def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        @wraps(view)
+        def wrapped(request: MemberRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not hasattr(request, "live_attrs"):
+                etag = etag_for(request, board.kind, _stamp_of(board, request, kwargs))
+                request.live_attrs = poll_attributes(  # type: ignore[attr-defined]
+                    _poll_url(board, request, kwargs), etag
+                )
+            return view(request, *args, **kwargs)
+
+        wrapped.live_board = board  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorate
+
+
+def poll_refused() -> HttpResponse:
+    """A poll from a session that ended: no swap, and the page reloads (to the login page)."""
+    response = HttpResponse(status=401)
+    response["HX-Refresh"] = "true"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def conditional(
+    request: HttpRequest, etag: str, render: Callable[[], HttpResponseBase]
+) -> HttpResponseBase:
+    """304 when the client has ``etag``; else ``render()`` with the ETag and cache headers."""
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse("Polls are GET requests.", status=405, headers={"Allow": "GET, HEAD"})
+    if matches(request, etag):
+        return not_modified(etag)
+    response = render()
+    if response.status_code == 200:
+        _cache_headers(response, etag)
+    return response
+
+
+def live_fragment(page_view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """The fragment route of a page decorated with ``live_page``: 304 or just its board.
+
+    The page view answers as usual; a ``TemplateResponse`` is narrowed to the template's
+    ``live_board`` partial (a plain response is sent whole, and ``hx-select`` picks the
+    board out of it). Signed-out or org-less polls get 401 with ``HX-Refresh``.
+    """
+    board: Board = getattr(page_view, "live_board")  # noqa: B009
+
+    @wraps(page_view)
+    def fragment(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        aware = cast(OrgAwareRequest, request)
+        if not request.user.is_authenticated or aware.org is None:
+            return poll_refused()
+        member = cast(MemberRequest, request)
+        stamp = _stamp_of(board, member, kwargs)
+        etag = etag_for(request, board.kind, stamp)
+
+        def render() -> HttpResponseBase:
+            member.live_attrs = poll_attributes(  # type: ignore[attr-defined]
+                _poll_url(board, request, kwargs), etag
+            )
+            response = page_view(request, *args, **kwargs)
+            narrow(response, PARTIAL)
+            if response.status_code == 404:
+                # The board is gone (deleted, unpublished): reload to show the page's own 404.
+                response["HX-Refresh"] = "true"
+            return response
+
+        if not stamp:
+            # Nothing here by that id: the page's own answer (404), never a 304 for "*".
+            return render()
+        return conditional(request, etag, render)
+
+    return fragment
+
+
+def narrow(response: HttpResponseBase, partial: str) -> None:
+    """Render only ``partial`` of a not-yet-rendered TemplateResponse."""
+    if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
+        name = response.template_name
+        if isinstance(name, str) and "#" not in name:
+            response.template_name = f"{name}#{partial}"
+        elif isinstance(name, Sequence) and not isinstance(name, str):
+            response.template_name = [f"{n}#{partial}" for n in name if isinstance(n, str)]
+
+
+HOME = Board(kind="home", stamp=lambda org: board_stamp(org), poll_route="web:live-home")
+KPI_DETAIL = Board(
+    kind="kpi", stamp=lambda org, kpi_id: kpi_stamp(org, kpi_id), poll_route="web:live-kpi"
+)
+GOALS = Board(kind="goals", stamp=lambda org: goals_stamp(org), poll_route="web:live-goals")
