@@ -16,12 +16,14 @@ from django.db.models import QuerySet
 
 from pulseboard.core.errors import NotFound
 from pulseboard.indicators.durations import DurationError, humanize_ago, parse_duration
-from pulseboard.indicators.evaluation import shape_params
-from pulseboard.indicators.formatting import format_change, format_value, target_phrase
+from pulseboard.indicators.evaluation import schedules_for, shape_params
+from pulseboard.indicators.formatting import format_change, format_value
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.past_values import reader
 from pulseboard.indicators.sparkline import series as sparkline_series
 from pulseboard.indicators.status import Change, change_since, is_stale
+from pulseboard.indicators.targets import params_in_force, schedule_phrase
+from pulseboard.orgs.localization import zone_of
 from pulseboard.orgs.models import Organization, Team
 
 DEFAULT_COMPARE = timedelta(days=7)
@@ -102,10 +104,15 @@ def kpi_cards(
     for period, ids in by_period.items():
         previous.update(reader().values_at_or_before(org_id=org.pk, kpi_ids=ids, when=now - period))
     today = now.astimezone(UTC).date()
+    # Targets over time (DESIGN §13) of every KPI in one query; the phrase dates the next
+    # change in the org's zone.
+    schedules = schedules_for(org_id=org.pk, kpi_ids=[kpi.pk for kpi in kpis])
+    zone = zone_of(org.timezone)
     cards = []
     for kpi in kpis:
         source = getattr(kpi, "source", None)
-        params = shape_params(kpi)
+        base = shape_params(kpi)
+        params = params_in_force(base, schedules[kpi.pk], now)
         units = {
             "unit_type": kpi.unit_type,
             "unit_label": kpi.unit_label,
@@ -120,7 +127,7 @@ def kpi_cards(
             KpiCard(
                 kpi=kpi,
                 formatted_value=format_value(kpi.current_value, **units),
-                target_phrase=target_phrase(params, **units),
+                target_phrase=schedule_phrase(base, schedules[kpi.pk], now, **units, zone=zone),
                 status=kpi.status,
                 stale=is_stale(
                     observed_at=kpi.observed_at,
