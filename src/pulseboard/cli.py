@@ -83,7 +83,9 @@ def serve(host: str, port: int, workers: int, threads: int, no_worker: bool) -> 
     show_default=True,
     help="on SIGTERM, how long in-flight pulls may finish",
 )
-@click.option("--once", is_flag=True, help="pull what is due now, then exit")
+@click.option(
+    "--once", is_flag=True, help="pull what is due and judge KPIs whose time has come, then exit"
+)
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="serve /metrics on this port")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @click.option("--parent-pid", type=int, hidden=True)
@@ -137,7 +139,8 @@ def worker(
     stats = run_until_signalled(options)
     click.echo(
         f"Pulseboard worker {options.owner} stopped: {stats.pulls} pulls "
-        f"({stats.ok} ok, {stats.failed} failed), {stats.released} leases released",
+        f"({stats.ok} ok, {stats.failed} failed), {stats.released} leases released, "
+        f"{stats.status_changes} status changes by time",
         err=True,
     )
 

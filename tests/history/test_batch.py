@@ -196,7 +196,8 @@ def test_a_batch_costs_two_lookups_then_four_queries_per_value(
 ) -> None:
     # The KPIs and their scheduled targets once; then per value, as for a single write:
     # lock the KPI, insert the row, update the KPI, audit.
-    # (+2: the batch's transaction is a SAVEPOINT and RELEASE inside the test's own.)
+    # (+6: a status change row per transition, unknown -> red -> green for each KPI;
+    # +2: the batch's transaction is a SAVEPOINT and RELEASE inside the test's own.)
     items = [BatchItem(kpi_id=kpis[n % 3].pk, value=float(n)) for n in range(20)]
-    with django_assert_num_queries(2 + 4 * 20 + 2):
+    with django_assert_num_queries(2 + 4 * 20 + 6 + 2):
         values_record_batch(org_id=kpis[0].org_id, items=items, actor=ACTOR, source="api")

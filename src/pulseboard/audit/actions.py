@@ -15,6 +15,8 @@ class Action(StrEnum):
     KPI_UNPUBLISHED = "kpi.unpublished"
     KPI_REORDERED = "kpi.reordered"
     KPI_DELETED = "kpi.deleted"
+    # Time alone (a rolling baseline, a scheduled target) changed the status (DESIGN §12).
+    KPI_STATUS_CHANGED = "kpi.status_changed"
     KPI_TARGETS_CHANGED = "kpi.targets_changed"
     KPI_TARGETS_CHANGED = "kpi.targets_changed"
     VALUE_RECORDED = "value.recorded"

@@ -25,6 +25,16 @@ def value_at_or_before(*, org_id: int, kpi_id: str, when: datetime) -> float | N
     return row
 
 
+def first_observed_after(*, org_id: int, kpi_id: str, after: datetime) -> datetime | None:
+    """When the KPI's first history row after ``after`` was observed (None: no such row)."""
+    return (
+        KpiHistory.objects.filter(org_id=org_id, kpi_id=kpi_id, observed_at__gt=after)
+        .order_by("observed_at")
+        .values_list("observed_at", flat=True)
+        .first()
+    )
+
+
 def values_at_or_before(*, org_id: int, kpi_ids: Iterable[str], when: datetime) -> dict[str, float]:
     """The latest value at or before ``when`` for each KPI, in one query.
 

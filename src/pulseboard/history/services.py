@@ -41,9 +41,15 @@ from pulseboard.indicators.evaluation import (
     status_of,
 )
 from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.reevaluation import (
+    REEVALUATE_FIELDS,
+    kpi_reevaluate,
+    reevaluate_at_after_write,
+)
 from pulseboard.indicators.shapes import BaselineMode, Shape
 from pulseboard.indicators.sparkline import WINDOW_DAYS, add_point, from_daily_averages
-from pulseboard.indicators.status import Status, evaluate
+from pulseboard.indicators.status import Status, StatusCause, evaluate
+from pulseboard.indicators.status_changes import STATUS_FIELDS, status_apply
 from pulseboard.indicators.targets import Schedule, params_over_time
 
 # Clocks disagree a little; further ahead than this is a sender's bug, not skew.
@@ -121,7 +127,8 @@ def value_record(
             and locked.current_value == number
         ):
             locked.observed_at = when
-            locked.save(update_fields=["observed_at"])
+            reevaluate_at_after_write(locked, row_at=None, now=now)
+            locked.save(update_fields=["observed_at", "reevaluate_at"])
             return ValueWrite(kpi=locked, history=None, applied=True, changed=False)
         status = status_of(locked, number, when, schedule=schedule)
         previous = locked.current_value
@@ -138,8 +145,17 @@ def value_record(
         if not late:
             locked.current_value = number
             locked.observed_at = when
-            locked.status = status
-        locked.save(update_fields=["current_value", "observed_at", "status", "sparkline"])
+            status_apply(locked, status, at=min(when, now), cause=StatusCause.VALUE)
+        reevaluate_at_after_write(locked, row_at=when, now=now)
+        locked.save(
+            update_fields=[
+                "current_value",
+                "observed_at",
+                *STATUS_FIELDS,
+                "reevaluate_at",
+                "sparkline",
+            ]
+        )
         audit_record(
             org_id=locked.org_id,
             actor=actor,
@@ -210,8 +226,10 @@ def history_backfill(
         if locked.observed_at is None or newest_at >= locked.observed_at:
             locked.current_value = newest
             locked.observed_at = newest_at
-            locked.status = history[-1].status
-        locked.save(update_fields=["current_value", "observed_at", "status", "sparkline"])
+            since = _status_run_start(times, [row.status for row in history])
+            status_apply(locked, history[-1].status, at=since, cause=StatusCause.VALUE)
+        kpi_reevaluate(locked, now=now, cause=StatusCause.VALUE)
+        locked.save(update_fields=["current_value", "observed_at", *REEVALUATE_FIELDS, "sparkline"])
         audit_record(
             org_id=locked.org_id,
             actor=actor,
@@ -223,6 +241,14 @@ def history_backfill(
         )
     kpi.refresh_from_db()
     return len(history)
+
+
+def _status_run_start(times: Sequence[datetime], statuses: Sequence[str]) -> datetime:
+    """When the last run of equal statuses began: the newest row's status holds since then."""
+    index = len(statuses) - 1
+    while index > 0 and statuses[index - 1] == statuses[-1]:
+        index -= 1
+    return times[index]
 
 
 def _baseline_period(kpi: Kpi) -> timedelta | None:
@@ -383,8 +409,11 @@ def history_import(
         if plan.applies:
             locked.current_value = plan.new[-1][1]
             locked.observed_at = plan.new[-1][0]
-            locked.status = statuses[-1]
-            locked.save(update_fields=["current_value", "observed_at", "status"])
+            since = _status_run_start([when for when, _ in plan.new], statuses)
+            status_apply(locked, statuses[-1], at=since, cause=StatusCause.VALUE)
+        # Judged now as well: imported rows may be the rolling baseline from now on.
+        kpi_reevaluate(locked, now=now, cause=StatusCause.VALUE)
+        locked.save(update_fields=["current_value", "observed_at", *REEVALUATE_FIELDS])
         audit_record(
             org_id=locked.org_id,
             actor=actor,

@@ -2,9 +2,9 @@
 
 History sits above indicators (DESIGN §16), yet two indicator rules look back in time:
 a rolling (prior-period) trend baseline is the KPI's value one period ago, and a card's
-change compares with the value one compare-period ago. This module names those two
-reads; the history app registers its selectors as the reader at start-up
-(``history/apps.py``), so indicators never imports history.
+change compares with the value one compare-period ago. This module names those reads
+(and when the rolling baseline next moves); the history app registers its selectors as
+the reader at start-up (``history/apps.py``), so indicators never imports history.
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ class PastValuesReader(Protocol):
         self, *, org_id: int, kpi_ids: Iterable[str], when: datetime
     ) -> dict[str, float]:
         """The same for many KPIs at once (KPIs without such a value are left out)."""
+        ...
+
+    def first_observed_after(self, *, org_id: int, kpi_id: str, after: datetime) -> datetime | None:
+        """When the KPI's first history row after ``after`` was observed (rolling baselines
+        move then: ``indicators/reevaluation.py``)."""
         ...
 
 

@@ -23,9 +23,9 @@ from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.errors import ValidationFailed
 from pulseboard.indicators import hooks
-from pulseboard.indicators.evaluation import status_of
 from pulseboard.indicators.formatting import DisplayFormat, UnitType
 from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.reevaluation import kpi_reevaluate
 from pulseboard.indicators.shapes import BaselineMode, Direction, Shape
 from pulseboard.indicators.spec import (
     SHAPE_FIELDS,
@@ -36,7 +36,7 @@ from pulseboard.indicators.spec import (
     summary,
     validate_spec,
 )
-from pulseboard.indicators.status import Status
+from pulseboard.indicators.status import Status, StatusCause
 from pulseboard.orgs.models import Membership, Organization, Team
 
 WRITABLE_FIELDS = SPEC_FIELDS
@@ -239,9 +239,10 @@ def kpi_update(*, kpi: Kpi, actor: Actor, spec: KpiSpec) -> Kpi:
     shape_changed = any(name in changed for name in SHAPE_FIELDS)
     with transaction.atomic():
         if changed:
-            if shape_changed:
+            if shape_changed or "expected_every" in changed:
                 # New values use the new shape; history rows keep the status they had.
-                kpi.status = status_of(kpi, kpi.current_value, clock.now())
+                # The definition also decides what time does next (DESIGN §12).
+                kpi_reevaluate(kpi, now=clock.now(), cause=StatusCause.CONFIG)
             kpi.save()
             audit_record(
                 org_id=kpi.org_id,

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import os
 import signal
 import socket
@@ -47,12 +48,16 @@ from pulseboard.connectors.pull_services import (
 from pulseboard.connectors.pulling import pull_one
 from pulseboard.core import clock
 from pulseboard.core.safe_http import SafeFetchPolicy, SafeSession
+from pulseboard.indicators.reevaluation import reevaluate_all_due
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 DATABASE_THREADS: Final = 4
+# The time pass (status over time, DESIGN §12) runs this often, so a KPI whose moment has
+# come is judged at most this late (well inside the spec's minute).
+REEVALUATE_SECONDS: Final = 15.0
 
 
 def worker_owner_id() -> str:
@@ -73,6 +78,7 @@ class WorkerOptions:
     once: bool = False  # stop when nothing is due and nothing is in flight
     parent_pid: int | None = None  # stop when this process is no longer our parent
     resolver: AbstractResolver | None = None  # tests answer names without real DNS
+    reevaluate_seconds: float = REEVALUATE_SECONDS
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.batch_size < 1:
@@ -89,6 +95,9 @@ class WorkerStats:
     dropped: int = 0
     released: int = 0
     claims: list[int] = field(default_factory=list)
+    time_passes: int = 0
+    reevaluated: int = 0  # KPIs the time passes judged
+    status_changes: int = 0
 
 
 class _Database:
@@ -136,6 +145,8 @@ class Worker:
         self._hurry: asyncio.Event | None = None
         self._stop_requests = 0
         self._pulling: set[str] = set()  # ids of the sources this worker is pulling now
+        self._time_pass: asyncio.Task[None] | None = None
+        self._time_pass_at = -math.inf  # monotonic start of the last time pass
 
     def request_stop(self) -> None:
         """Stop gracefully; a second call skips the grace period. Safe from any thread."""
@@ -164,8 +175,12 @@ class Worker:
             async with SafeSession(
                 options.policy, resolver=options.resolver, limit=options.concurrency
             ) as session:
+                if options.once:
+                    await self._run_time_pass(database)
                 await self._loop_until_stopped(database, session, in_flight, recording)
                 await self._drain(in_flight, recording)
+                if self._time_pass is not None:
+                    await asyncio.gather(self._time_pass, return_exceptions=True)
         finally:
             try:
                 self.stats.released += await database.run(
@@ -175,6 +190,25 @@ class Worker:
                 logger.warning("could not release leases at shutdown; they will expire")
             database.close()
         return self.stats
+
+    async def _run_time_pass(self, database: _Database) -> None:
+        """Judge every KPI whose moment has come (``indicators/reevaluation.py``)."""
+        self._time_pass_at = time.monotonic()
+        try:
+            outcome = await database.run(lambda: reevaluate_all_due(now=clock.now()))
+        except DatabaseError as exc:
+            logger.warning("the time pass failed (%s); retrying next round", exc)
+            return
+        self.stats.time_passes += 1
+        self.stats.reevaluated += outcome.claimed
+        self.stats.status_changes += outcome.changed
+
+    def _start_time_pass_when_due(self, database: _Database) -> None:
+        # One pass at a time, as a task: the claim loop keeps pulling meanwhile.
+        running = self._time_pass is not None and not self._time_pass.done()
+        if running or time.monotonic() - self._time_pass_at < self.options.reevaluate_seconds:
+            return
+        self._time_pass = asyncio.create_task(self._run_time_pass(database))
 
     def _claim_due(self, limit: int) -> list[Source]:
         return source_claim_due(
@@ -201,6 +235,8 @@ class Worker:
             if options.parent_pid is not None and os.getppid() != options.parent_pid:
                 logger.info("parent process %s is gone; stopping", options.parent_pid)
                 break
+            if not options.once:
+                self._start_time_pass_when_due(database)
             free = options.concurrency - len(in_flight)
             wanted = min(free, options.batch_size)
             claimed: list[Source] = []

@@ -1,0 +1,222 @@
+"""Status over time (DESIGN §12): ``Kpi.reevaluate_at`` and the worker's time pass.
+
+``reevaluate_at`` is the next moment a KPI's status or staleness may change with no new
+value (``indicators/time_triggers.py`` names the moments). This module reads what those
+moments depend on and keeps the column right:
+
+- ``reevaluate_at_after_write``: after a value write, with no query. The new moments are
+  the new value's stale moment and the new history row's rolling-baseline moment; every
+  moment known before stays covered by the previous ``reevaluate_at``, which is kept
+  when it is earlier (even when it is due: the pass then recomputes it exactly).
+- ``kpi_reevaluate``: judge the current value at ``now``, record a transition, and set
+  the exact next moment (one or two queries). Imports, definition changes and changes
+  to a KPI's scheduled targets call it.
+- ``reevaluate_due``: the time pass. Claims up to ``limit`` KPIs whose moment has come
+  (PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED``, so several workers share the work
+  and never judge one KPI twice; SQLite's single writer needs no more), judges each
+  with ``evaluation.status_of(kpi, current_value, now)``, records transitions (cause
+  ``config`` when a scheduled target came into force, else ``time``; each audited),
+  bumps ``updated_at`` when the status or the stale mark changed (live pages key their
+  ETag on it) and sets the next moment, all in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from django.db import transaction
+from django.db.models import Min
+
+from pulseboard.audit.actions import Action
+from pulseboard.audit.services import audit_record
+from pulseboard.core.actors import Actor
+from pulseboard.indicators.durations import DurationError, parse_duration
+from pulseboard.indicators.evaluation import status_of
+from pulseboard.indicators.models import Kpi, StatusChange, TargetEntry
+from pulseboard.indicators.past_values import reader
+from pulseboard.indicators.shapes import BaselineMode, Shape
+from pulseboard.indicators.status import StatusCause
+from pulseboard.indicators.status_changes import status_apply, status_transition
+from pulseboard.indicators.time_triggers import (
+    came_due,
+    earliest,
+    next_reevaluation,
+    stale_from,
+)
+
+REEVALUATE_FIELDS: Final = ("status", "status_since", "reevaluate_at")
+DEFAULT_BATCH: Final = 500
+PASS_ACTOR: Final = Actor.system("status over time")
+
+
+def rolling_period(kpi: Kpi) -> timedelta | None:
+    """The baseline period of a rolling (prior-period) trend; None for every other KPI."""
+    if kpi.shape != Shape.TREND or kpi.baseline_mode != BaselineMode.PRIOR_PERIOD:
+        return None
+    return _duration(kpi.baseline_period)
+
+
+def expected_every(kpi: Kpi) -> timedelta | None:
+    return _duration(kpi.expected_every)
+
+
+def _duration(text: str) -> timedelta | None:
+    if not text:
+        return None
+    try:
+        return parse_duration(text)
+    except DurationError:
+        return None
+
+
+def reevaluate_at_after_write(kpi: Kpi, *, row_at: datetime | None, now: datetime) -> None:
+    """Lower ``kpi.reevaluate_at`` (in memory) after a value write at ``now``; no query.
+
+    ``row_at`` is the new history row's ``observed_at`` (None when no row was written).
+    A row observed before ``now`` was judged at its own time (as its history row is), or
+    not at all (a late row, which may be the rolling baseline from now on): the KPI is
+    due at once, so the next pass judges its value at ``now``.
+    """
+    moment = next_reevaluation(
+        now=now,
+        observed_at=kpi.observed_at,
+        expected_every=expected_every(kpi),
+        baseline_period=rolling_period(kpi),
+        next_row_at=row_at,
+        next_target_from=None,
+    )
+    backdated = now if row_at is not None and row_at < now else None
+    kpi.reevaluate_at = earliest((kpi.reevaluate_at, moment, backdated))
+
+
+def next_moment(kpi: Kpi, *, now: datetime, next_target_from: datetime | None) -> datetime | None:
+    """The exact next moment after ``now`` (one history query for a rolling trend)."""
+    period = rolling_period(kpi)
+    next_row_at = None
+    if period is not None and kpi.current_value is not None:
+        next_row_at = reader().first_observed_after(
+            org_id=kpi.org_id, kpi_id=kpi.pk, after=now - period
+        )
+    return next_reevaluation(
+        now=now,
+        observed_at=kpi.observed_at,
+        expected_every=expected_every(kpi),
+        baseline_period=period,
+        next_row_at=next_row_at,
+        next_target_from=next_target_from,
+    )
+
+
+def _next_targets(kpi_ids: list[str], now: datetime) -> dict[str, datetime]:
+    rows = (
+        TargetEntry.objects.filter(kpi_id__in=kpi_ids, effective_from__gt=now)
+        .values("kpi_id")
+        .annotate(first=Min("effective_from"))
+        .values_list("kpi_id", "first")
+    )
+    return dict(rows)
+
+
+def kpi_reevaluate(kpi: Kpi, *, now: datetime, cause: StatusCause) -> bool:
+    """Judge ``kpi``'s current value at ``now`` and set its next moment; True if status changed.
+
+    Sets ``status``, ``status_since`` and ``reevaluate_at`` in memory (``REEVALUATE_FIELDS``)
+    and writes the ``StatusChange``; the caller saves the row in its transaction.
+    """
+    changed = status_apply(kpi, status_of(kpi, kpi.current_value, now), at=now, cause=cause)
+    kpi.reevaluate_at = next_moment(
+        kpi, now=now, next_target_from=_next_targets([kpi.pk], now).get(kpi.pk)
+    )
+    return changed
+
+
+def kpi_reevaluate_save(*, kpi: Kpi, now: datetime, cause: StatusCause) -> bool:
+    """``kpi_reevaluate`` on the locked row, saved: for writes that change what time does
+    to a KPI without touching the row otherwise (a new schedule of targets)."""
+    with transaction.atomic():
+        locked = Kpi.objects.select_for_update().get(pk=kpi.pk, org_id=kpi.org_id)
+        changed = kpi_reevaluate(locked, now=now, cause=cause)
+        fields = [*REEVALUATE_FIELDS, "updated_at"] if changed else ["reevaluate_at"]
+        locked.save(update_fields=fields)
+    kpi.status, kpi.status_since = locked.status, locked.status_since
+    kpi.reevaluate_at = locked.reevaluate_at
+    return changed
+
+
+@dataclass(frozen=True)
+class PassOutcome:
+    claimed: int  # KPIs whose moment had come
+    changed: int  # status transitions recorded
+    touched: int  # KPIs whose status or stale mark changed (updated_at bumped)
+
+
+def reevaluate_due(*, now: datetime, limit: int = DEFAULT_BATCH) -> PassOutcome:
+    """One batch of the time pass: up to ``limit`` due KPIs judged at ``now``, one transaction."""
+    if limit <= 0:
+        return PassOutcome(0, 0, 0)
+    with transaction.atomic():
+        kpis = list(
+            # skip_locked: a KPI another worker (or a value write) holds is not ours to judge
+            # now; it stays due. SQLite ignores row locks: its IMMEDIATE transaction excludes.
+            Kpi.objects.select_for_update(skip_locked=True)
+            .filter(reevaluate_at__lte=now)
+            .order_by("reevaluate_at", "id")[:limit]
+        )
+        if not kpis:
+            return PassOutcome(0, 0, 0)
+        ids = [kpi.pk for kpi in kpis]
+        since = min(kpi.reevaluate_at for kpi in kpis if kpi.reevaluate_at is not None)
+        arrived: dict[str, list[datetime]] = defaultdict(list)
+        for kpi_id, effective_from in TargetEntry.objects.filter(
+            kpi_id__in=ids, effective_from__gte=since, effective_from__lte=now
+        ).values_list("kpi_id", "effective_from"):
+            arrived[kpi_id].append(effective_from)
+        upcoming = _next_targets(ids, now)
+        changes: list[StatusChange] = []
+        touched = 0
+        for kpi in kpis:
+            due = kpi.reevaluate_at
+            assert due is not None
+            target = any(came_due(t, since=due, now=now) for t in arrived.get(kpi.pk, ()))
+            cause = StatusCause.CONFIG if target else StatusCause.TIME
+            before = kpi.status
+            change = status_transition(
+                kpi, status_of(kpi, kpi.current_value, now), at=now, cause=cause
+            )
+            stale_turned = came_due(
+                stale_from(kpi.observed_at, expected_every(kpi)), since=due, now=now
+            )
+            if change is not None:
+                changes.append(change)
+                audit_record(
+                    org_id=kpi.org_id,
+                    actor=PASS_ACTOR,
+                    action=Action.KPI_STATUS_CHANGED,
+                    target_type="kpi",
+                    target_id=kpi.pk,
+                    target_label=kpi.title,
+                    before={"status": before},
+                    after={"status": kpi.status, "cause": cause.value},
+                )
+            if change is not None or stale_turned:
+                kpi.updated_at = now
+                touched += 1
+            kpi.reevaluate_at = next_moment(kpi, now=now, next_target_from=upcoming.get(kpi.pk))
+        StatusChange.objects.bulk_create(changes)
+        Kpi.objects.bulk_update(kpis, [*REEVALUATE_FIELDS, "updated_at"])
+    return PassOutcome(claimed=len(kpis), changed=len(changes), touched=touched)
+
+
+def reevaluate_all_due(*, now: datetime, batch: int = DEFAULT_BATCH) -> PassOutcome:
+    """The whole time pass: batches of ``reevaluate_due`` until none is left due at ``now``."""
+    claimed = changed = touched = 0
+    while True:
+        outcome = reevaluate_due(now=now, limit=batch)
+        claimed += outcome.claimed
+        changed += outcome.changed
+        touched += outcome.touched
+        if outcome.claimed < batch:
+            return PassOutcome(claimed=claimed, changed=changed, touched=touched)
