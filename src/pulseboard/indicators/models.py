@@ -110,6 +110,15 @@ class Kpi(OrgScopedModel):
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every saved change moves updated_at, also a save of a few fields (a value write
+        # names only its own): live pages (web/live.py) read "has the board changed" from
+        # the index kpi_org_changed (org, updated_at) alone.
+        fields = kwargs.get("update_fields")
+        if fields is not None and "updated_at" not in fields:
+            kwargs["update_fields"] = [*fields, "updated_at"]
+        super().save(*args, **kwargs)
+
 
 class StatusChange(OrgScopedModel):
     """One transition of a KPI's status (DESIGN §12); kept for "red since …" and chart shading."""
