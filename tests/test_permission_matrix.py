@@ -107,6 +107,7 @@ WEB_ADMIN_OBJECT = Expect(LOGIN, LOGIN, FORBIDDEN, OK, NOT_FOUND)
 # own answer (re-rendered with errors, or done and redirected).
 EMPTY_FORM = WEB_ADMIN.but(admin=INVALID, other_admin=INVALID)
 ADMIN_ACTION = WEB_ADMIN_OBJECT.but(admin=REDIRECT)
+LIVE_POLL = Expect(UNAUTHORIZED, UNAUTHORIZED, OK, OK, OK)
 
 EXPECTATIONS: dict[str, dict[str, Expect]] = {
     # --- API ----------------------------------------------------------------------------
@@ -226,6 +227,12 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     "web:kpi-detail": {"GET": WEB_MEMBER_OBJECT},
     "web:kpi-history-csv": {"GET": WEB_MEMBER_OBJECT},
     "web:kpi-history-json": {"GET": WEB_MEMBER_OBJECT},
+    # Live polls (web/live.py): a signed-out poll gets 401 with HX-Refresh, not a login page.
+    "web:live-home": {"GET": LIVE_POLL},
+    "web:live-kpi": {"GET": LIVE_POLL.but(other_admin=NOT_FOUND)},
+    "web:live-goals": {"GET": LIVE_POLL},
+    "web:tv": {"GET": WEB_MEMBER},
+    "web:tv-board": {"GET": LIVE_POLL},
     "web:kpi-value": {"GET": ADMIN_ACTION, "POST": ADMIN_ACTION},
     "web:connections": {"GET": WEB_MEMBER},
     # Members are sent back to the page with a message; admins go on to Google.
