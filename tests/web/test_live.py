@@ -153,8 +153,7 @@ def test_unchanged_poll_is_304_without_body_after_one_stamp_query(
     assert len(board) == 1
     others = [q["sql"] for q in seen.captured_queries if q["sql"] not in board]
     assert all(
-        any(t in sql for t in ("django_session", "orgs_user", "orgs_membership"))
-        for sql in others
+        any(t in sql for t in ("django_session", "orgs_user", "orgs_membership")) for sql in others
     ), others
     assert len(seen.captured_queries) <= 4
 
