@@ -47,6 +47,7 @@ from tests.factories import (
 from pulseboard.connectors.models import GoogleConnection
 from pulseboard.core.actors import Actor
 from pulseboard.orgs.services import member_invite, token_create
+from pulseboard.sharing.services import share_link_create
 
 PRINCIPALS = ("anonymous", "read", "member", "admin", "other_admin")
 SAFE = ("GET", "HEAD", "OPTIONS")
@@ -150,6 +151,9 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
         "POST": API_ADMIN.but(json={"name": "n", "scope": "read"}),
     },
     "api:token-detail": {"DELETE": API_ADMIN_OBJECT},
+    # Share links: any token lists them (no tokens in the list), admin tokens write.
+    "api:share-link-list": {"GET": API_ANY_TOKEN, "POST": API_ADMIN.but(json={"name": "n"})},
+    "api:share-link-detail": {"DELETE": API_ADMIN_OBJECT},
     # Goals: any token reads, admin tokens write (check-ins too: a token is no person).
     "api:cycle-list": {
         "GET": API_ANY_TOKEN,
@@ -283,6 +287,14 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     "web:tokens": {"GET": WEB_ADMIN},
     "web:token-create": {"POST": EMPTY_FORM},
     "web:token-revoke": {"POST": ADMIN_ACTION},
+    "web:share-links": {"GET": WEB_ADMIN},
+    "web:share-link-create": {"POST": EMPTY_FORM},
+    "web:share-link-revoke": {"POST": ADMIN_ACTION},
+    # --- share links: the token in the URL is the credential, for anyone who has it ----
+    "web:share-board": {"GET": everyone(OK, cross_org=True)},
+    "web:share-badge": {"GET": everyone(OK, cross_org=True)},
+    "web:share-tile": {"GET": everyone(OK, cross_org=True)},
+    "web:share-not-found": {"GET": everyone(NOT_FOUND, cross_org=True)},
     "web:audit": {"GET": WEB_ADMIN},
     "web:org-settings": {"GET": WEB_ADMIN, "POST": EMPTY_FORM},
 }
@@ -308,6 +320,11 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "connection_id": lambda w: w.objects["connection"].pk,
     "membership_id": lambda w: str(w.objects["membership"].pk),
     "invite_id": lambda w: w.objects["invite"].pk,
+    "share_link_id": lambda w: w.objects["share_link"].pk,
+    "token": lambda w: w.objects["share_token"],
+    "rest": lambda w: "elsewhere",
+    "web:share-badge.kpi_id": lambda w: w.objects["shared_kpi"].pk,
+    "web:share-tile.kpi_id": lambda w: w.objects["shared_kpi"].pk,
     "web:invite-accept.token": lambda w: w.objects["invite_link"],
     "web:password-reset-confirm.uidb64": lambda w: w.objects["reset_uid"],
     "web:password-reset-confirm.token": lambda w: w.objects["reset_token"],
@@ -386,6 +403,11 @@ def world(settings: Any) -> World:
     _, other_token = token_create(org=other, actor=system, name="theirs", scope="admin")
     membership = member.memberships.get(org=org)
     invite, invite_link = member_invite(org=org, actor=system, role="member")
+    # A share link showing one KPI of its own (not one of the markers below).
+    shared_kpi = KpiFactory(org=org, title="Lobby number")
+    share_link, share_token = share_link_create(
+        org=org, actor=system, name="Lobby", kpi_ids=[shared_kpi.pk]
+    )
     # No refresh token and an undecryptable access token: disconnecting makes no call out.
     connection = GoogleConnection.objects.create(
         org=org, user=admin, google_email="alpha@example.com", access_token_encrypted="x"
@@ -415,6 +437,9 @@ def world(settings: Any) -> World:
         "membership": membership,
         "invite": invite,
         "invite_link": invite_link,
+        "share_link": share_link,
+        "share_token": share_token,
+        "shared_kpi": shared_kpi,
         "reset_uid": urlsafe_base64_encode(force_bytes(member.pk)),
         "reset_token": default_token_generator.make_token(member),
     }

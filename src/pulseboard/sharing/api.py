@@ -60,14 +60,14 @@ def share_link_create_endpoint(
 
 
 @router.delete(
-    "/share-links/{link_id}",
+    "/share-links/{share_link_id}",
     auth=ADMIN,
     response={204: None, **ERRORS},
     operation_id="share_link_revoke",
     url_name="share-link-detail",
     summary="Revoke a share link (admin); its board and badges answer 404 from now on",
 )
-def share_link_revoke_endpoint(request: HttpRequest, link_id: str) -> Status[None]:
+def share_link_revoke_endpoint(request: HttpRequest, share_link_id: str) -> Status[None]:
     caller = require_admin(request)
-    share_link_revoke(link=share_link_get(org=caller.org, link_id=link_id), actor=caller.actor)
+    share_link_revoke(link=share_link_get(org=caller.org, link_id=share_link_id), actor=caller.actor)
     return Status(204, None)
