@@ -1,5 +1,5 @@
-"""docs/api.md cannot rot: its curl and httpx examples run against a live server, and every
-operation of the served OpenAPI schema has a section there.
+"""docs/api.md and docs/kpis.md cannot rot: their curl and httpx examples run against a live
+server, and every operation of the served OpenAPI schema has a section in docs/api.md.
 
 Each fenced ``bash`` or ``python`` block is one script; it reads PULSEBOARD_URL,
 PULSEBOARD_TOKEN (an admin token) and PULSEBOARD_KPI (a published KPI with
@@ -26,12 +26,23 @@ from pulseboard.core.actors import Actor
 from pulseboard.history.services import value_record
 from pulseboard.orgs.services import token_create
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOC = DOCS / "api.md"
+# Guides whose examples run the same way (the admins' guide to KPIs in depth).
+GUIDES = [DOCS / "kpis.md"]
 BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 RUNNERS = {"bash": ["bash", "-euo", "pipefail", "-c"], "python": [sys.executable, "-c"]}
 EXAMPLES = [
     pytest.param(language, code, id=f"{language}: {code.splitlines()[0].lstrip('# ')}")
     for language, code in BLOCK.findall(DOC.read_text())
+]
+GUIDE_EXAMPLES = [
+    pytest.param(
+        language, code, id=f"{doc.name} {language}: {code.splitlines()[0].lstrip('# ')}"
+    )
+    for doc in GUIDES
+    if doc.exists()
+    for language, code in BLOCK.findall(doc.read_text())
 ]
 
 
@@ -73,7 +84,13 @@ def environment(live_server: Any, tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize(("language", "code"), EXAMPLES)
+def test_the_kpis_guide_has_examples_that_call_the_api() -> None:
+    assert GUIDE_EXAMPLES, "docs/kpis.md shows the API at work"
+    assert all("curl" in p.values[1] for p in GUIDE_EXAMPLES if p.values[0] == "bash")
+    assert all("httpx" in p.values[1] for p in GUIDE_EXAMPLES if p.values[0] == "python")
+
+
+@pytest.mark.parametrize(("language", "code"), EXAMPLES + GUIDE_EXAMPLES)
 def test_example_runs_against_a_live_server(
     environment: dict[str, str], tmp_path: Path, language: str, code: str
 ) -> None:

@@ -223,6 +223,7 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     # Goals: members read; the key result's owner or an admin checks in (org A's key
     # result has no owner, so its member gets 403); admins write.
     "web:goals": {"GET": WEB_MEMBER},
+    "web:tree": {"GET": WEB_MEMBER},
     "web:objective-detail": {"GET": WEB_MEMBER_OBJECT},
     "web:key-result-detail": {"GET": WEB_MEMBER_OBJECT},
     "web:key-result-check-in": {

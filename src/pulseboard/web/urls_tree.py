@@ -5,6 +5,8 @@ Included by ``web/urls.py`` in the ``web`` namespace.
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from pulseboard.web.views import tree
+
+urlpatterns: list[URLPattern] = [path("tree/", tree.tree, name="tree")]
