@@ -144,6 +144,12 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     "api:kpi-source-rotate": {"POST": API_ADMIN_OBJECT.but(admin=CONFLICT)},
     "api:kpi-source-pull": {"POST": API_ADMIN_OBJECT.but(admin=CONFLICT)},
     "api:kpi-source-attempts": {"GET": API_ADMIN_OBJECT},
+    "api:kpi-targets": {
+        "GET": API_READ_OBJECT,
+        "PUT": API_ADMIN_OBJECT.but(
+            json=[{"effective_from": "2027-01-01T00:00:00Z", "threshold": 5}]
+        ),
+    },
     "api:parse-title": {"POST": API_ANY_TOKEN.but(json={"title": "NPS above 35"})},
     "api:audit-list": {"GET": API_ADMIN},
     "api:token-list": {
@@ -280,6 +286,8 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
         "POST": WEB_ADMIN_OBJECT.but(admin=CONFLICT),
     },
     "web:kpi-source-pull": {"POST": ADMIN_ACTION},
+    # Posted empty: no rows, so the schedule is cleared and the admin is sent back to it.
+    "web:kpi-targets": {"GET": WEB_ADMIN_OBJECT, "POST": ADMIN_ACTION},
     "web:members": {"GET": WEB_ADMIN},
     "web:member-invite": {"POST": EMPTY_FORM},
     "web:member-role": {"POST": ADMIN_ACTION},

@@ -11,13 +11,14 @@ function is total (no points, one point, equal values, huge values).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from html import escape
 
 from pulseboard.indicators.formatting import format_compact, format_value
 from pulseboard.indicators.shapes import BaselineMode, Direction, Shape, ShapeParams, as_finite
+from pulseboard.indicators.targets import Schedule, ScheduledTarget, applied, fits
 
 SPARK_WIDTH = 160
 SPARK_HEIGHT = 40
@@ -235,6 +236,93 @@ def chart_guides(
     return lines, bands
 
 
+@dataclass(frozen=True)
+class GuideStep:
+    """The guides in force from ``start`` (None: since before the chart) until the next step:
+    a KPI's scheduled targets (DESIGN §13) drawn as step lines."""
+
+    start: datetime | None
+    lines: tuple[Guide, ...]
+    bands: tuple[Band, ...]
+
+
+def schedule_steps(
+    base: ShapeParams, entries: Iterable[ScheduledTarget], *, label: Callable[[float], str]
+) -> list[GuideStep]:
+    """The guides of the KPI's own parameters, then of each scheduled entry from its time on;
+    entries that no longer fit the shape are left out, as evaluation leaves them out."""
+    lines, bands = chart_guides(base, label=label)
+    steps = [GuideStep(None, tuple(lines), tuple(bands))]
+    for entry in Schedule(entries).entries:
+        if fits(base, entry):
+            lines, bands = chart_guides(applied(base, entry), label=label)
+            steps.append(GuideStep(entry.effective_from, tuple(lines), tuple(bands)))
+    return steps
+
+
+def _visible_steps(
+    steps: Sequence[GuideStep], data: Sequence[tuple[float, float]]
+) -> list[tuple[float, float, GuideStep]]:
+    """Each step that holds during the points' time span, with the part of the span it holds."""
+    first, last = data[0][0], data[-1][0]
+    visible = []
+    for index, step in enumerate(steps):
+        start = first if step.start is None else max(first, _seconds(step.start))
+        following = steps[index + 1].start if index + 1 < len(steps) else None
+        end = last if following is None else min(last, _seconds(following))
+        if start < end or (start == end == first == last):
+            visible.append((start, end, step))
+    return visible
+
+
+def _step_parts(
+    visible: Sequence[tuple[float, float, GuideStep]],
+    sx: Callable[[float], float],
+    sy: Callable[[float], float],
+    edges: tuple[float, float],
+) -> tuple[list[str], list[str]]:
+    """The shaded bands and the step lines (each guide one polyline through its steps)."""
+    left, right = edges
+
+    def x_of(seconds: float, edge: float, single: bool) -> float:
+        return edge if single else sx(seconds)
+
+    single = len(visible) == 1 and visible[0][0] == visible[0][1]
+    bands: list[str] = []
+    tracks: dict[int, list[tuple[float, float]]] = {}
+    titles: dict[int, list[str]] = {}
+    for start, end, step in visible:
+        x1, x2 = x_of(start, left, single), x_of(end, right, single)
+        for band in step.bands:
+            y1, y2 = sy(band.high), sy(band.low)
+            bands.append(
+                f'<rect class="chart-band" x="{_n(x1)}" y="{_n(y1)}" '
+                f'width="{_n(max(0.0, x2 - x1))}" height="{_n(max(0.0, y2 - y1))}">'
+                f"<title>{escape(band.label)}</title></rect>"
+            )
+        for k, guide in enumerate(step.lines):
+            y = sy(guide.value)
+            tracks.setdefault(k, []).extend([(x1, y), (x2, y)])
+            if guide.label not in titles.setdefault(k, []):
+                titles[k].append(guide.label)
+    lines: list[str] = []
+    last_lines = visible[-1][2].lines if visible else ()
+    for k, track in tracks.items():
+        kind = last_lines[k].kind if k < len(last_lines) else "limit"
+        path = " ".join(f"{_n(x)},{_n(y)}" for x, y in track)
+        lines.append(
+            f'<polyline class="chart-guide chart-guide-{escape(kind)} chart-step" fill="none" '
+            f'points="{path}"><title>{escape(" → ".join(titles[k]))}</title></polyline>'
+        )
+    for guide in last_lines:
+        y = sy(guide.value)
+        lines.append(
+            f'<text class="chart-guide-label" x="{_n(right - 4)}" y="{_n(y - 5)}" '
+            f'text-anchor="end">{escape(guide.label)}</text>'
+        )
+    return bands, lines
+
+
 def _date_label(seconds: float, span_seconds: float, zone: tzinfo) -> str:
     moment = datetime.fromtimestamp(seconds, tz=zone)
     if span_seconds <= 2 * 86400:
@@ -254,6 +342,7 @@ def history_chart(
     width: int = CHART_WIDTH,
     height: int = CHART_HEIGHT,
     zone: tzinfo = UTC,
+    schedule: Sequence[GuideStep] = (),
 ) -> str:
     """The detail page chart: history line, guides, shaded bands, axes; "" without history.
 
@@ -266,6 +355,10 @@ def history_chart(
     top, bottom = MARGIN_TOP, height - MARGIN_BOTTOM
     values = [y for _, y in data] + [g.value for g in lines]
     values += [v for b in bands for v in (b.low, b.high)]
+    # Scheduled targets: the guides of each step that holds while the points were observed.
+    visible = _visible_steps(schedule, data)
+    for _, _, held in visible:
+        values += [g.value for g in held.lines] + [v for b in held.bands for v in (b.low, b.high)]
     ticks = nice_ticks(min(values), max(values))
     y_lo, y_hi = _span(min(ticks[0], *values), max(ticks[-1], *values))
     ticks = [t for t in ticks if y_lo <= t <= y_hi]
@@ -287,6 +380,8 @@ def history_chart(
             f'<rect class="chart-band" x="{left}" y="{_n(y1)}" width="{right - left}" '
             f'height="{_n(max(0.0, y2 - y1))}"><title>{escape(band.label)}</title></rect>'
         )
+    step_bands, step_lines = _step_parts(visible, sx, sy, (left, right))
+    parts.extend(step_bands)
     step = ticks[1] - ticks[0] if len(ticks) > 1 else 0.0
     for tick in ticks:
         y = sy(tick)
@@ -315,6 +410,7 @@ def history_chart(
             'text-anchor="end">'
             f"{escape(guide.label)}</text>"
         )
+    parts.extend(step_lines)
     coords = [(sx(x), sy(y)) for x, y in data]
     if len(coords) > 1:
         path = " ".join(f"{_n(x)},{_n(y)}" for x, y in coords)

@@ -5,6 +5,10 @@ Included by ``web/urls.py`` in the ``web`` namespace.
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from pulseboard.web.views import targets
+
+urlpatterns: list[URLPattern] = [
+    path("settings/kpis/<str:kpi_id>/targets/", targets.kpi_targets, name="kpi-targets"),
+]

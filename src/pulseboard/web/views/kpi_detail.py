@@ -29,12 +29,12 @@ from pulseboard.core import clock
 from pulseboard.goals.selectors import key_results_following
 from pulseboard.history.export import history_csv, history_json
 from pulseboard.history.selectors import daily_averages, history_range
-from pulseboard.indicators.evaluation import shape_params
+from pulseboard.indicators.evaluation import schedule_of, shape_params
 from pulseboard.indicators.formatting import format_value
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_drivers, kpi_get
 from pulseboard.web.access import MemberRequest, member_view
-from pulseboard.web.charts import ValueLabels, chart_guides, history_chart
+from pulseboard.web.charts import ValueLabels, chart_guides, history_chart, schedule_steps
 from pulseboard.web.live import KPI_DETAIL, live_page
 from pulseboard.web.member_audit import member_event_rows
 from pulseboard.web.tiles import tiles_for
@@ -78,6 +78,11 @@ def _chart(kpi: Kpi, since: datetime | None, labels: ValueLabels) -> str:
         days = daily_averages(org_id=kpi.org_id, kpi_id=kpi.pk, since=since or EPOCH)
         points = [(day, average) for day, average, _ in days]
     lines, bands = chart_guides(shape_params(kpi), label=labels.exact)
+    # Targets over time (DESIGN §13): the guides as step lines through their schedule.
+    schedule = schedule_of(kpi)
+    steps = schedule_steps(shape_params(kpi), schedule.entries, label=labels.exact)
+    if schedule:
+        lines, bands = [], []
     return history_chart(
         points,
         title=f"History of {kpi.title}",
@@ -85,6 +90,7 @@ def _chart(kpi: Kpi, since: datetime | None, labels: ValueLabels) -> str:
         lines=lines,
         bands=bands,
         zone=timezone.get_current_timezone(),  # the org's (orgs/timezone_middleware.py)
+        schedule=steps if schedule else (),
     )
 
 
