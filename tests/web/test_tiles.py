@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -10,6 +10,9 @@ from django.test import Client
 from django.urls import reverse
 from tests.factories import KpiFactory
 
+from pulseboard.core import clock
+from pulseboard.core.actors import Actor
+from pulseboard.history.annotations import annotation_add
 from pulseboard.orgs.models import Membership
 from pulseboard.web.tiles import tiles_for
 
@@ -55,3 +58,19 @@ def test_home_and_detail_show_owner_and_since(member_client: Client, member: Mem
     for page in (home, detail):
         assert "Owner: Ada Lovelace" in page
         assert "since Mar 3" in page
+
+
+def test_home_tile_shows_the_newest_note_inside_the_compare_period(
+    member_client: Client, member: Membership
+) -> None:
+    kpi = KpiFactory(org=member.org, title="Churn", compare_period="7d")
+    other = KpiFactory(org=member.org, title="NPS", compare_period="7d")
+    now = clock.now()
+    actor = Actor.for_user(member.user)
+    annotation_add(kpi=kpi, actor=actor, text="Older note", at=now - timedelta(days=2))
+    annotation_add(kpi=kpi, actor=actor, text="Price change in EU", at=now - timedelta(days=1))
+    annotation_add(kpi=other, actor=actor, text="Too old to show", at=now - timedelta(days=9))
+    page = member_client.get(reverse("web:home")).content.decode()
+    assert "Price change in EU" in page
+    assert "Older note" not in page
+    assert "Too old to show" not in page

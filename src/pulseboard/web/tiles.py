@@ -13,6 +13,7 @@ from datetime import datetime, tzinfo
 
 from django.utils.safestring import SafeString, mark_safe
 
+from pulseboard.history.annotations import newest_in_window
 from pulseboard.history.models import Annotation
 from pulseboard.indicators.formatting import format_short_date
 from pulseboard.indicators.models import Kpi
@@ -69,10 +70,19 @@ class Tile:
 
 
 def tiles_for(
-    *, org: Organization, kpis: list[Kpi], now: datetime, sparklines: bool = True
+    *,
+    org: Organization,
+    kpis: list[Kpi],
+    now: datetime,
+    sparklines: bool = True,
+    notes: bool = True,
 ) -> list[Tile]:
-    """Tiles for many KPIs in the constant number of queries of ``kpi_cards``."""
+    """Tiles for many KPIs in the constant number of queries of ``kpi_cards`` (+1 for notes).
+
+    ``notes=False`` leaves out the members' annotations (share links show no notes).
+    """
     cards = kpi_cards(org=org, kpis=kpis, now=now, sparklines=sparklines)
+    newest = newest_in_window(org=org, kpis=kpis, now=now) if notes and kpis else {}
     zone = zone_of(org.timezone)
     return [
         Tile(
@@ -82,6 +92,7 @@ def tiles_for(
                 sparkline(card.sparkline, label=f"{card.kpi.title}: last {WINDOW_DAYS} days")
             ),
             status_since_text=_since(card.kpi.status_since, now=now, zone=zone, locale=org.locale),
+            annotation=newest.get(card.kpi.pk),
         )
         for card in cards
     ]
