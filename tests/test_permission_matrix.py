@@ -46,6 +46,7 @@ from tests.factories import (
 
 from pulseboard.connectors.models import GoogleConnection
 from pulseboard.core.actors import Actor
+from pulseboard.history.annotations import annotation_add
 from pulseboard.orgs.services import member_invite, token_create
 from pulseboard.sharing.services import share_link_create
 
@@ -128,6 +129,12 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     "api:kpi-tree": {"GET": API_ANY_TOKEN},
     "api:kpi-value": {"PUT": API_ADMIN_OBJECT.but(json={"value": 5})},
     "api:kpi-history": {"GET": API_READ_OBJECT},
+    # Notes: any token reads, an admin token writes (a token is no member).
+    "api:kpi-annotations": {
+        "GET": API_READ_OBJECT,
+        "POST": API_ADMIN_OBJECT.but(json={"text": "A note"}),
+    },
+    "api:annotation-detail": {"DELETE": API_ADMIN_OBJECT},
     # Posted empty: an admin gets past the checks to the importer's 422 (empty body).
     "api:kpi-history-import": {"POST": API_ADMIN_OBJECT.but(admin=INVALID)},
     # A batch naming a KPI no org has: "no such KPI" (422) for every admin.
@@ -238,6 +245,11 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     "web:kpi-detail": {"GET": WEB_MEMBER_OBJECT},
     "web:kpi-history-csv": {"GET": WEB_MEMBER_OBJECT},
     "web:kpi-history-json": {"GET": WEB_MEMBER_OBJECT},
+    # Any member notes a KPI; org A's note is the admin's, so its member may not delete it.
+    "web:annotation-add": {
+        "POST": WEB_MEMBER_OBJECT.but(member=REDIRECT, admin=REDIRECT, form={"text": "A note"})
+    },
+    "web:annotation-delete": {"POST": WEB_MEMBER_OBJECT.but(member=FORBIDDEN, admin=REDIRECT)},
     # Live polls (web/live.py): a signed-out poll gets 401 with HX-Refresh, not a login page.
     "web:live-home": {"GET": LIVE_POLL},
     "web:live-kpi": {"GET": LIVE_POLL.but(other_admin=NOT_FOUND)},
@@ -322,6 +334,7 @@ class World:
 # entries win over plain "param" ones where one name means different things.
 PARAMS: dict[str, Callable[[World], str]] = {
     "kpi_id": lambda w: w.objects["kpi"].pk,
+    "annotation_id": lambda w: w.objects["annotation"].pk,
     "cycle_id": lambda w: w.objects["cycle"].pk,
     "objective_id": lambda w: w.objects["objective"].pk,
     "key_result_id": lambda w: w.objects["key_result"].pk,
@@ -403,6 +416,7 @@ def world(settings: Any) -> World:
     other_admin = MembershipFactory(org=other, role="admin").user
     system = Actor.system("matrix")
     kpi = KpiFactory(org=org, title="Alpha private revenue")
+    annotation = annotation_add(kpi=kpi, actor=Actor.for_user(admin), text="Alpha secret note")
     # A manual key result owned by no one: members may read it, not check in on it.
     objective = ObjectiveFactory(cycle=CycleFactory(org=org), title="Alpha secret objective")
     key_result = KeyResultFactory(objective=objective, title="Alpha secret key result")
@@ -438,6 +452,7 @@ def world(settings: Any) -> World:
     objects = {
         "org": org,
         "kpi": kpi,
+        "annotation": annotation,
         "cycle": objective.cycle,
         "objective": objective,
         "key_result": key_result,
@@ -453,6 +468,7 @@ def world(settings: Any) -> World:
         "reset_token": default_token_generator.make_token(member),
     }
     markers = [kpi.pk, kpi.title, token.pk, connection.pk, invite.pk, admin.email, member.email]
+    markers += [annotation.pk, annotation.text]
     markers += [objective.cycle_id, objective.pk, objective.title, key_result.pk, key_result.title]
     return World(objects=objects, clients=clients, markers=markers)
 

@@ -84,9 +84,10 @@ def clean_at(at: datetime | None, *, now: datetime) -> datetime:
         message = "at must be on or after 1970-01-01T00:00:00Z"
         raise ValidationFailed(message, errors={"at": "before 1970"})
     if at > now + MAX_AHEAD:
+        latest = (now + MAX_AHEAD).isoformat(timespec="seconds")
         message = (
             "at is more than 1 day in the future; a note says why a number moved, "
-            f"so date it at most 1 day ahead (until {(now + MAX_AHEAD).isoformat()})"
+            f"so date it at most 1 day ahead (until {latest})"
         )
         raise ValidationFailed(message, errors={"at": "more than 1 day in the future"})
     return at

@@ -52,6 +52,14 @@ class Band:
     label: str
 
 
+@dataclass(frozen=True)
+class Marker:
+    """A vertical line at a moment: an annotation (DESIGN §13); ``label`` is its tooltip."""
+
+    at: datetime
+    label: str
+
+
 def _finite_points(
     points: Sequence[tuple[datetime | date, float]],
 ) -> list[tuple[float, float]]:
@@ -343,10 +351,13 @@ def history_chart(
     height: int = CHART_HEIGHT,
     zone: tzinfo = UTC,
     schedule: Sequence[GuideStep] = (),
+    markers: Sequence[Marker] = (),
 ) -> str:
     """The detail page chart: history line, guides, shaded bands, axes; "" without history.
 
     The time axis is labelled in ``zone`` (the organization's time zone, DESIGN §15).
+    ``markers`` draw a vertical line with a ``<title>`` each, where they fall inside the
+    time span of the points (the page lists every note under the chart anyway).
     """
     data = _finite_points(points)
     if not data:
@@ -410,6 +421,7 @@ def history_chart(
             'text-anchor="end">'
             f"{escape(guide.label)}</text>"
         )
+    parts.extend(_marker_parts(markers, data, sx, top, bottom))
     parts.extend(step_lines)
     coords = [(sx(x), sy(y)) for x, y in data]
     if len(coords) > 1:
@@ -421,3 +433,29 @@ def history_chart(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _marker_parts(
+    markers: Sequence[Marker],
+    data: Sequence[tuple[float, float]],
+    sx: Callable[[float], float],
+    top: float,
+    bottom: float,
+) -> list[str]:
+    """One group per marker inside the points' time span: a line, a small head, a title."""
+    if len(data) < 2:  # one point has no time axis to place a moment on
+        return []
+    first, last = data[0][0], data[-1][0]
+    parts = []
+    for marker in sorted(markers, key=lambda m: _seconds(m.at)):
+        when = _seconds(marker.at)
+        if not first <= when <= last:
+            continue
+        x = _n(sx(when))
+        parts.append(
+            f'<g class="chart-marker"><title>{escape(marker.label)}</title>'
+            f'<line class="chart-marker-line" x1="{x}" x2="{x}" y1="{_n(top)}" '
+            f'y2="{_n(bottom)}"/>'
+            f'<path class="chart-marker-head" d="M{x},{_n(top)}l-5,-8h10z"/></g>'
+        )
+    return parts

@@ -5,6 +5,15 @@ Included by ``web/urls.py`` in the ``web`` namespace.
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from pulseboard.web.views import annotations as views
+
+urlpatterns: list[URLPattern] = [
+    path("kpis/<str:kpi_id>/annotations/", views.annotation_add, name="annotation-add"),
+    path(
+        "annotations/<str:annotation_id>/delete/",
+        views.annotation_delete,
+        name="annotation-delete",
+    ),
+]

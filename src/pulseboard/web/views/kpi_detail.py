@@ -11,6 +11,7 @@ one average per day otherwise, so "all" stays light on a KPI fed every minute.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from pulseboard.audit.selectors import audit_list_for_kpi
 from pulseboard.connectors.selectors import source_status
 from pulseboard.core import clock
 from pulseboard.goals.selectors import key_results_following
+from pulseboard.history.annotations import annotation_list
 from pulseboard.history.export import history_csv, history_json
 from pulseboard.history.selectors import daily_averages, history_range
 from pulseboard.indicators.evaluation import schedule_of, shape_params
@@ -34,10 +36,18 @@ from pulseboard.indicators.formatting import format_value
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_drivers, kpi_get
 from pulseboard.web.access import MemberRequest, member_view
-from pulseboard.web.charts import ValueLabels, chart_guides, history_chart, schedule_steps
+from pulseboard.web.annotation_forms import AnnotationForm
+from pulseboard.web.charts import (
+    Marker,
+    ValueLabels,
+    chart_guides,
+    history_chart,
+    schedule_steps,
+)
 from pulseboard.web.live import KPI_DETAIL, live_page
 from pulseboard.web.member_audit import member_event_rows
 from pulseboard.web.tiles import tiles_for
+from pulseboard.web.views.annotations import chart_markers, note_rows
 from pulseboard.web.views.audit import event_rows
 from pulseboard.web.views.goals import key_result_row
 
@@ -51,6 +61,8 @@ DEFAULT_RANGE = "90d"
 RAW_POINTS_LIMIT = 1500
 TABLE_PAGE_SIZE = 25
 AUDIT_SHOWN = 15
+# Notes of the range on screen, newest first, in the list and as chart markers.
+ANNOTATIONS_SHOWN = 100
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -69,7 +81,9 @@ def _range(request: HttpRequest) -> tuple[str, datetime | None]:
     return name, (clock.now() - span if span else None)
 
 
-def _chart(kpi: Kpi, since: datetime | None, labels: ValueLabels) -> str:
+def _chart(
+    kpi: Kpi, since: datetime | None, labels: ValueLabels, markers: Sequence[Marker] = ()
+) -> str:
     rows = history_range(org_id=kpi.org_id, kpi_id=kpi.pk, since=since)
     points: list[Any]
     if rows.count() <= RAW_POINTS_LIMIT:
@@ -91,6 +105,7 @@ def _chart(kpi: Kpi, since: datetime | None, labels: ValueLabels) -> str:
         bands=bands,
         zone=timezone.get_current_timezone(),  # the org's (orgs/timezone_middleware.py)
         schedule=steps if schedule else (),
+        markers=markers,
     )
 
 
@@ -122,13 +137,16 @@ def kpi_detail(request: MemberRequest, kpi_id: str) -> HttpResponse:
     parent = kpi.parent if kpi.parent and (kpi.parent.published or is_admin) else None
     source = getattr(kpi, "source", None)
     events = audit_list_for_kpi(org_id=org.pk, kpi_id=kpi.pk, limit=AUDIT_SHOWN)
+    annotations = list(annotation_list(org=org, kpi=kpi, since=since)[:ANNOTATIONS_SHOWN])
     context: dict[str, Any] = {
         "tile": tiles_for(org=org, kpis=[kpi], now=now, sparklines=False)[0],
         "kpi": kpi,
         # Built and escaped by charts.history_chart.
-        "chart": mark_safe(_chart(kpi, since, labels)),  # noqa: S308
+        "chart": mark_safe(_chart(kpi, since, labels, chart_markers(annotations))),  # noqa: S308
         "ranges": list(RANGES),
         "range": range_name,
+        "annotations": note_rows(annotations, user_id=request.user.pk, is_admin=is_admin),
+        "note_form": AnnotationForm(),
         "page": page,
         "history": history,
         "events": event_rows(events)
