@@ -48,6 +48,7 @@ from pulseboard.connectors.models import GoogleConnection
 from pulseboard.core.actors import Actor
 from pulseboard.history.annotations import annotation_add
 from pulseboard.orgs.services import member_invite, token_create
+from pulseboard.orgs.teams import team_create
 from pulseboard.sharing.services import share_link_create
 
 PRINCIPALS = ("anonymous", "read", "member", "admin", "other_admin")
@@ -167,6 +168,13 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     # Share links: any token lists them (no tokens in the list), admin tokens write.
     "api:share-link-list": {"GET": API_ANY_TOKEN, "POST": API_ADMIN.but(json={"name": "n"})},
     "api:share-link-detail": {"DELETE": API_ADMIN_OBJECT},
+    # Teams: any token reads, admin tokens write; members (e-mail addresses): admin tokens.
+    "api:team-list": {"GET": API_ANY_TOKEN, "POST": API_ADMIN.but(json={"name": "Made here"})},
+    "api:team-detail": {
+        "PATCH": API_ADMIN_OBJECT.but(json={"name": "Renamed"}),
+        "DELETE": API_ADMIN_OBJECT,
+    },
+    "api:member-list": {"GET": API_ADMIN},
     # Goals: any token reads, admin tokens write (check-ins too: a token is no person).
     "api:cycle-list": {
         "GET": API_ANY_TOKEN,
@@ -233,6 +241,14 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     },
     # --- web: members' pages ------------------------------------------------------------
     "web:home": {"GET": WEB_MEMBER},
+    # Team boards: members read; the default board is each member's own (posted empty:
+    # the org board).
+    "web:team-board": {"GET": WEB_MEMBER_OBJECT},
+    "web:live-team-board": {"GET": Expect(UNAUTHORIZED, UNAUTHORIZED, OK, OK, NOT_FOUND)},
+    "web:profile-board": {
+        "GET": WEB_MEMBER,
+        "POST": Expect(LOGIN, LOGIN, REDIRECT, REDIRECT, REDIRECT),
+    },
     # Goals: members read; the key result's owner or an admin checks in (org A's key
     # result has no owner, so its member gets 403); admins write.
     "web:goals": {"GET": WEB_MEMBER},
@@ -245,17 +261,17 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     "web:kpi-detail": {"GET": WEB_MEMBER_OBJECT},
     "web:kpi-history-csv": {"GET": WEB_MEMBER_OBJECT},
     "web:kpi-history-json": {"GET": WEB_MEMBER_OBJECT},
-    # Any member notes a KPI; org A's note is the admin's, so its member may not delete it.
-    "web:annotation-add": {
-        "POST": WEB_MEMBER_OBJECT.but(member=REDIRECT, admin=REDIRECT, form={"text": "A note"})
-    },
-    "web:annotation-delete": {"POST": WEB_MEMBER_OBJECT.but(member=FORBIDDEN, admin=REDIRECT)},
     # Live polls (web/live.py): a signed-out poll gets 401 with HX-Refresh, not a login page.
     "web:live-home": {"GET": LIVE_POLL},
     "web:live-kpi": {"GET": LIVE_POLL.but(other_admin=NOT_FOUND)},
     "web:live-goals": {"GET": LIVE_POLL},
     "web:tv": {"GET": WEB_MEMBER},
     "web:tv-board": {"GET": LIVE_POLL},
+    # Any member notes a KPI; org A's note is the admin's, so its member may not delete it.
+    "web:annotation-add": {
+        "POST": WEB_MEMBER_OBJECT.but(member=REDIRECT, admin=REDIRECT, form={"text": "A note"})
+    },
+    "web:annotation-delete": {"POST": WEB_MEMBER_OBJECT.but(member=FORBIDDEN, admin=REDIRECT)},
     "web:kpi-value": {"GET": ADMIN_ACTION, "POST": ADMIN_ACTION},
     "web:connections": {"GET": WEB_MEMBER},
     # Members are sent back to the page with a message; admins go on to Google.
@@ -301,6 +317,10 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     # Posted empty: no rows, so the schedule is cleared and the admin is sent back to it.
     "web:kpi-targets": {"GET": WEB_ADMIN_OBJECT, "POST": ADMIN_ACTION},
     "web:members": {"GET": WEB_ADMIN},
+    # Posted empty: a team needs a name (422).
+    "web:teams": {"GET": WEB_ADMIN, "POST": EMPTY_FORM},
+    "web:team-rename": {"POST": WEB_ADMIN_OBJECT.but(admin=INVALID)},
+    "web:team-delete": {"GET": WEB_ADMIN_OBJECT, "POST": ADMIN_ACTION},
     "web:member-invite": {"POST": EMPTY_FORM},
     "web:member-role": {"POST": ADMIN_ACTION},
     "web:member-remove": {"GET": WEB_ADMIN_OBJECT, "POST": ADMIN_ACTION},
@@ -347,6 +367,8 @@ PARAMS: dict[str, Callable[[World], str]] = {
     "rest": lambda w: "elsewhere",
     "web:share-badge.kpi_id": lambda w: w.objects["shared_kpi"].pk,
     "web:share-tile.kpi_id": lambda w: w.objects["shared_kpi"].pk,
+    "team_id": lambda w: w.objects["team"].pk,
+    "team_slug": lambda w: w.objects["team"].slug,
     "web:invite-accept.token": lambda w: w.objects["invite_link"],
     "web:password-reset-confirm.uidb64": lambda w: w.objects["reset_uid"],
     "web:password-reset-confirm.token": lambda w: w.objects["reset_token"],
@@ -425,6 +447,7 @@ def world(settings: Any) -> World:
     _, read_token = token_create(org=org, actor=system, name="reader", scope="read")
     _, other_token = token_create(org=other, actor=system, name="theirs", scope="admin")
     membership = member.memberships.get(org=org)
+    team = team_create(org=org, actor=system, name="Alpha secret team")
     invite, invite_link = member_invite(org=org, actor=system, role="member")
     # A share link showing one KPI of its own (not one of the markers below).
     shared_kpi = KpiFactory(org=org, title="Lobby number")
@@ -464,12 +487,14 @@ def world(settings: Any) -> World:
         "share_link": share_link,
         "share_token": share_token,
         "shared_kpi": shared_kpi,
+        "team": team,
         "reset_uid": urlsafe_base64_encode(force_bytes(member.pk)),
         "reset_token": default_token_generator.make_token(member),
     }
     markers = [kpi.pk, kpi.title, token.pk, connection.pk, invite.pk, admin.email, member.email]
     markers += [annotation.pk, annotation.text]
     markers += [objective.cycle_id, objective.pk, objective.title, key_result.pk, key_result.title]
+    markers += [team.pk, team.name]
     return World(objects=objects, clients=clients, markers=markers)
 
 

@@ -30,6 +30,7 @@ from tests.factories import KeyResultFactory, KpiFactory, KpiHistoryFactory, Org
 from pulseboard.api import api
 from pulseboard.core.actors import Actor
 from pulseboard.orgs.services import token_create
+from pulseboard.orgs.teams import team_create
 
 MAX_EXAMPLES = 20
 CHECKS = [
@@ -68,6 +69,7 @@ def pinned(live_server: Any, settings: Any) -> dict[str, str]:
     _, token = token_create(org=org, actor=actor, name="schemathesis", scope="admin")
     spare, _ = token_create(org=org, actor=actor, name="spare", scope="read")
     key_result = KeyResultFactory(objective__cycle__org=org)
+    team = team_create(org=org, actor=actor, name="Schemathesis team")
     return {
         "token": token,
         "kpi_id": kpi.pk,
@@ -75,6 +77,7 @@ def pinned(live_server: Any, settings: Any) -> dict[str, str]:
         "cycle_id": key_result.objective.cycle_id,
         "objective_id": key_result.objective_id,
         "key_result_id": key_result.pk,
+        "team_id": team.pk,
     }
 
 

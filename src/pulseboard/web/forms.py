@@ -41,7 +41,10 @@ from pulseboard.indicators.spec import (
     KpiSpec,
 )
 from pulseboard.orgs.actions import OrgAction
+from pulseboard.orgs.models import Organization
 from pulseboard.orgs.roles import Role, TokenScope
+from pulseboard.orgs.selectors import membership_list
+from pulseboard.orgs.teams import team_list
 
 # What each vocabulary member reads as on a page. The choices below iterate the
 # vocabularies themselves, so a member without a label fails at import, not in a form.
@@ -71,7 +74,7 @@ BASELINE_MODE_LABELS = {
 }
 CATEGORY_LABELS = {Category.LEADING: "Leading", Category.LAGGING: "Lagging"}
 # Service error keys that name a differently called form field.
-FIELD_ALIASES = {"parent_id": "parent"}
+FIELD_ALIASES = {"parent_id": "parent", "owner_id": "owner", "team_id": "team"}
 MAX_VALUE_TEXT = 64
 _VALUE_MESSAGES = {
     NumberTextReason.EMPTY: "Enter a value.",
@@ -189,12 +192,38 @@ class KpiForm(PageForm):
         help_text="Change is shown against the value this long ago.",
     )
     published = forms.BooleanField(required=False, label="Published on Home")
+    owner = forms.ChoiceField(
+        required=False,
+        choices=[("", "No one")],
+        help_text="The member who answers for this number (DESIGN §13).",
+    )
+    team = forms.ChoiceField(
+        required=False,
+        choices=[("", "No team")],
+        help_text="Its team's board shows it too; the org board shows every KPI.",
+    )
 
-    def __init__(self, *args: Any, parents: Iterable[Kpi] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        parents: Iterable[Kpi] = (),
+        org: Organization | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``org``: the owner and team choices are its members and teams (two queries)."""
         super().__init__(*args, **kwargs)
         parent_field = self.fields["parent"]
         assert isinstance(parent_field, forms.ChoiceField)
         parent_field.choices = [("", "—"), *((k.pk, k.title) for k in parents)]
+        if org is not None:
+            owner_field, team_field = self.fields["owner"], self.fields["team"]
+            assert isinstance(owner_field, forms.ChoiceField)
+            assert isinstance(team_field, forms.ChoiceField)
+            owner_field.choices = [
+                ("", "No one"),
+                *((str(m.user_id), m.user.display_name) for m in membership_list(org=org)),
+            ]
+            team_field.choices = [("", "No team"), *((t.pk, t.name) for t in team_list(org=org))]
 
     def spec(self) -> KpiSpec:
         """The definition for ``kpi_create`` / ``kpi_update``.
@@ -228,6 +257,9 @@ class KpiForm(PageForm):
             expected_every=data.get("expected_every") or None,
             compare_period=data.get("compare_period") or DEFAULT_COMPARE_PERIOD,
             published=bool(data.get("published")),
+            # The choice lists hold only the org's members and teams; the service checks again.
+            owner_id=int(data["owner"]) if data.get("owner") else None,
+            team_id=data.get("team") or None,
         )
 
     def param_rows(self, shape: str, baseline_mode: str) -> list[ParamRow]:
@@ -273,6 +305,8 @@ def kpi_initial(kpi: Kpi) -> dict[str, Any]:
         )
     }
     initial["parent"] = kpi.parent_id or ""
+    initial["owner"] = str(kpi.owner_id or "")
+    initial["team"] = kpi.team_id or ""
     return initial
 
 

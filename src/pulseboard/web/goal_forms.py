@@ -19,7 +19,7 @@ from pulseboard.goals.models import Cycle, KeyResult, Objective
 from pulseboard.goals.progress import KIND_LABELS, STAY_KINDS, KrKind
 from pulseboard.goals.services import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE, MAX_TITLE
 from pulseboard.indicators.models import Kpi
-from pulseboard.orgs.models import Membership
+from pulseboard.orgs.models import Membership, Team
 from pulseboard.web.forms import FORMAT_LABELS, UNIT_LABELS, PageForm, ValueForm
 
 KIND_HELP = {
@@ -85,17 +85,20 @@ class ObjectiveForm(PageForm):
     )
     cycle = forms.ChoiceField(choices=[])
     owner = forms.ChoiceField(required=False, choices=[("", "No one")])
+    team = forms.ChoiceField(required=False, choices=[("", "No team")])
 
     def __init__(
         self,
         *args: Any,
         cycles: Iterable[Cycle] = (),
         members: Iterable[Membership] = (),
+        teams: Iterable[Team] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         _set_choices(self, "cycle", [(c.pk, c.name) for c in cycles])
         _set_choices(self, "owner", member_choices(members))
+        _set_choices(self, "team", [("", "No team"), *((t.pk, t.name) for t in teams)])
 
     def service_data(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -104,6 +107,7 @@ class ObjectiveForm(PageForm):
             "description": data.get("description") or "",
             "cycle_id": data["cycle"],
             "owner_id": data.get("owner") or None,
+            "team_id": data.get("team") or None,
         }
 
 
@@ -113,6 +117,7 @@ def objective_initial(objective: Objective) -> dict[str, Any]:
         "description": objective.description,
         "cycle": objective.cycle_id,
         "owner": str(objective.owner_id or ""),
+        "team": objective.team_id or "",
     }
 
 

@@ -112,8 +112,8 @@ def kpi_create(request: MemberRequest) -> HttpResponse:
     org = request.org
     parents = _parents(request, None)
     if request.method == "GET":
-        return _form_page(request, KpiForm(initial=NEW_KPI_INITIAL, parents=parents), None)
-    form = KpiForm(request.POST, parents=parents)
+        return _form_page(request, KpiForm(initial=NEW_KPI_INITIAL, parents=parents, org=org), None)
+    form = KpiForm(request.POST, parents=parents, org=org)
     if form.is_valid():
         try:
             kpi = kpi_services.kpi_create(org=org, actor=actor_of(request), spec=form.spec())
@@ -133,8 +133,8 @@ def kpi_edit(request: MemberRequest, kpi_id: str) -> HttpResponse:
     kpi = kpi_get(org=org, kpi_id=kpi_id)
     parents = _parents(request, kpi)
     if request.method == "GET":
-        return _form_page(request, KpiForm(initial=kpi_initial(kpi), parents=parents), kpi)
-    form = KpiForm(request.POST, parents=parents)
+        return _form_page(request, KpiForm(initial=kpi_initial(kpi), parents=parents, org=org), kpi)
+    form = KpiForm(request.POST, parents=parents, org=org)
     if form.is_valid():
         try:
             # Fields and published state in one service, one transaction.
