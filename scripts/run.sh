@@ -13,4 +13,5 @@ echo
 echo "  Pulseboard: http://$host:$port/"
 echo "  Demo login: demo@pulseboard.local / pulseboard-demo"
 echo
-exec "$bin/pulseboard" serve --host "$host" --port "$port"
+# --demo-feed: the demo's webhook KPI gets a signed value every few seconds (README, Try it).
+exec "$bin/pulseboard" serve --host "$host" --port "$port" --demo-feed

@@ -36,7 +36,14 @@ def cli() -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn processes")
 @click.option("--threads", default=4, show_default=True, type=int, help="threads per process")
 @click.option("--no-worker", is_flag=True, help="do not run the pull worker in-process")
-def serve(host: str, port: int, workers: int, threads: int, no_worker: bool) -> None:
+@click.option(
+    "--demo-feed",
+    is_flag=True,
+    help="push a value to the demo's webhook KPI every few seconds (what `make run` does)",
+)
+def serve(
+    host: str, port: int, workers: int, threads: int, no_worker: bool, demo_feed: bool
+) -> None:
     """Migrate, then serve the web app (and the pull worker unless --no-worker)."""
     from pulseboard.config.env import ConfigurationError, base_url_derive
 
@@ -61,6 +68,16 @@ def serve(host: str, port: int, workers: int, threads: int, no_worker: bool) -> 
     # Web processes and the worker child all count into one directory; /metrics sums it.
     enable_multiprocess(get_env().data_dir / "metrics")
     hooks = {} if no_worker else gunicorn_hooks()
+    if demo_feed:
+        from pulseboard import demo as demo_data
+
+        target = demo_data.demo_feed_target(base_url=demo_data.feed_base_url(host, port))
+        connections.close_all()  # the feed thread lives in the master: no connection in it
+        if target is None:
+            click.echo("Demo feed: no demo organization with its webhook KPI here; not feeding.")
+        else:
+            hooks = demo_data.demo_feed_hooks(hooks, demo_data.DemoFeed(target))
+            click.echo(f"Demo feed: a new '{demo_data.FEED_KPI}' value every few seconds.")
     click.echo(f"Pulseboard listening on http://{host}:{port}/")
     if derived:
         click.echo(

@@ -24,9 +24,7 @@ from tests.factories import PASSWORD, MembershipFactory
 
 from pulseboard.connectors.models import Source
 from pulseboard.core import clock
-from pulseboard.core.actors import Actor
-from pulseboard.demo import DEMO_EMAIL, DEMO_PASSWORD, demo_create
-from pulseboard.history.services import value_record
+from pulseboard.demo import DEMO_EMAIL, DEMO_KPIS, DEMO_PASSWORD, demo_create
 from pulseboard.indicators.models import Kpi
 from pulseboard.orgs.models import Membership
 
@@ -167,15 +165,8 @@ def test_an_invited_member_logs_in_and_sees_no_admin_controls(
 
 
 def _demo_org_with_some_trouble() -> None:
-    """The demo org, with one KPI at risk, one off track and one source failing."""
+    """The demo org: one KPI at risk, one off track, one unknown, one source failing."""
     demo_create(now=clock.now())
-    actor = Actor.system("screenshot")
-    for title, value in [("p95 API latency", 436.0), ("Monthly churn", 3.4)]:
-        kpi = Kpi.objects.get(title=title)
-        value_record(kpi=kpi, value=value, observed_at=None, source="manual", actor=actor)
-    Source.objects.filter(kpi__title="Sessions per user").update(
-        kind="https_get", consecutive_failures=2, last_error="HTTP 503 Service Unavailable"
-    )
 
 
 def test_home_detail_and_form_render_on_desktop_and_phone(
@@ -186,7 +177,7 @@ def test_home_detail_and_form_render_on_desktop_and_phone(
     csp = watch(page)
     page.set_viewport_size({"width": 1280, "height": 640})
     log_in(page, base, DEMO_EMAIL, DEMO_PASSWORD)
-    expect(page.locator(".tile")).to_have_count(8)
+    expect(page.locator(".tile")).to_have_count(len(DEMO_KPIS))
     expect(page.locator(".tile[data-status=yellow]")).to_have_count(1)
     expect(page.locator(".tile[data-status=red]")).to_have_count(1)
     expect(page.locator(".mark.failing")).to_have_count(1)
@@ -208,7 +199,7 @@ def test_home_detail_and_form_render_on_desktop_and_phone(
     mobile = phone.new_page()
     mobile_csp = watch(mobile)
     log_in(mobile, base, DEMO_EMAIL, DEMO_PASSWORD)
-    expect(mobile.locator(".tile")).to_have_count(8)
+    expect(mobile.locator(".tile")).to_have_count(len(DEMO_KPIS))
     # Nothing wider than the phone: no sideways scrolling on Home.
     assert mobile.evaluate("document.documentElement.scrollWidth") <= 375
     mobile.screenshot(path=str(shots / "home-phone.png"))
