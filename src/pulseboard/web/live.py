@@ -38,10 +38,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, cast
 
-from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.http.response import HttpResponseBase
 from django.template.response import SimpleTemplateResponse
@@ -76,75 +76,88 @@ Stamp = tuple[Any, ...]
 
 
 # --- change stamps: one query each ---------------------------------------------------------
+#
+# Hand-written SQL, built once per process from the models' table and column names:
+# building the same statement with the ORM (five scalar subqueries) cost ~9 ms of Python
+# per poll, ten times the query itself, and an unchanged poll is meant to be cheap.
 
 
-def _count(model: type[Any], **outer: Any) -> Subquery:
-    rows: QuerySet[Any] = model.objects.filter(**outer).order_by()
-    return Subquery(rows.values(*outer).annotate(n=Count("pk")).values("n")[:1])
+def _name(model: type[Any], field: str | None = None) -> str:
+    quote = connection.ops.quote_name
+    meta = model._meta
+    return quote(meta.db_table if field is None else meta.get_field(field).column)
 
 
-def _newest(model: type[Any], field: str, **outer: Any) -> Subquery:
-    rows: QuerySet[Any] = model.objects.filter(**outer).order_by()
-    return Subquery(rows.values(*outer).annotate(m=Max(field)).values("m")[:1])
+def _scalar(function: str, model: type[Any], field: str, where: str) -> str:
+    # Only model names and literals go into the text; values are always parameters.
+    return f"(SELECT {function}({_name(model, field)}) FROM {_name(model)} WHERE {where})"  # noqa: S608
 
 
-def _org_row(org: Organization, **columns: Subquery) -> Stamp:
-    found = Organization.objects.filter(pk=org.pk).annotate(**columns).values_list(*columns).first()
+def _kpi_board_parts() -> list[str]:
+    org = "{} = %s"
+    return [
+        _scalar("COUNT", Kpi, "id", org.format(_name(Kpi, "org"))),
+        _scalar("MAX", Kpi, "updated_at", org.format(_name(Kpi, "org"))),
+        _scalar("COUNT", Annotation, "id", org.format(_name(Annotation, "org"))),
+        _scalar("MAX", Annotation, "created_at", org.format(_name(Annotation, "org"))),
+        _scalar("MAX", Source, "last_pulled_at", org.format(_name(Source, "org"))),
+    ]
+
+
+@cache
+def _board_sql() -> str:
+    return "SELECT " + ", ".join(_kpi_board_parts())
+
+
+@cache
+def _goals_sql() -> str:
+    parts = _kpi_board_parts()
+    for model in (Cycle, Objective, KeyResult):
+        org = f"{_name(model, 'org')} = %s"
+        parts += [_scalar("COUNT", model, "id", org), _scalar("MAX", model, "updated_at", org)]
+    return "SELECT " + ", ".join(parts)
+
+
+@cache
+def _kpi_sql() -> str:
+    kpi_id = f"k.{_name(Kpi, 'id')}"
+    parts = [
+        f"k.{_name(Kpi, 'updated_at')}",
+        f"k.{_name(Kpi, 'observed_at')}",
+        _scalar("COUNT", Annotation, "id", f"{_name(Annotation, 'kpi')} = {kpi_id}"),
+        _scalar("MAX", Annotation, "created_at", f"{_name(Annotation, 'kpi')} = {kpi_id}"),
+        _scalar("MAX", Source, "last_pulled_at", f"{_name(Source, 'kpi')} = {kpi_id}"),
+        _scalar("COUNT", KeyResult, "id", f"{_name(KeyResult, 'kpi')} = {kpi_id}"),
+        _scalar("MAX", KeyResult, "updated_at", f"{_name(KeyResult, 'kpi')} = {kpi_id}"),
+    ]
+    return (
+        f"SELECT {', '.join(parts)} FROM {_name(Kpi)} k "  # noqa: S608
+        f"WHERE k.{_name(Kpi, 'org')} = %s AND {kpi_id} = %s"
+    )
+
+
+def _row(sql: str, params: Sequence[Any]) -> Stamp:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        found = cursor.fetchone()
     return tuple(found) if found is not None else ()
-
-
-def _kpi_columns() -> dict[str, Subquery]:
-    org = OuterRef("pk")
-    return {
-        "kpi_n": _count(Kpi, org_id=org),
-        "kpi_changed": _newest(Kpi, "updated_at", org_id=org),
-        "note_n": _count(Annotation, org_id=org),
-        "note_changed": _newest(Annotation, "created_at", org_id=org),
-        "pulled": _newest(Source, "last_pulled_at", org_id=org),
-    }
 
 
 def board_stamp(org: Organization) -> Stamp:
     """The change stamp of a KPI board: Home, a team board, the TV board (one query)."""
-    return _org_row(org, **_kpi_columns())
+    return _row(_board_sql(), [org.pk] * 5)
 
 
 def goals_stamp(org: Organization) -> Stamp:
     """The change stamp of the Goals page: goals and the KPIs key results follow (one query)."""
-    org_ref = OuterRef("pk")
-    columns = _kpi_columns()
-    for name, model in (("cycle", Cycle), ("objective", Objective), ("key_result", KeyResult)):
-        columns[f"{name}_n"] = _count(model, org_id=org_ref)
-        columns[f"{name}_changed"] = _newest(model, "updated_at", org_id=org_ref)
-    return _org_row(org, **columns)
+    return _row(_goals_sql(), [org.pk] * 11)
 
 
 def kpi_stamp(org: Organization, kpi_id: str) -> Stamp:
     """The change stamp of one KPI's detail page (one query); () for no such KPI here."""
-    if not isinstance(kpi_id, str) or len(kpi_id) > 64:
+    if not isinstance(kpi_id, str) or len(kpi_id) > 64 or "\x00" in kpi_id:
         return ()
-    kpi = OuterRef("pk")
-    found = (
-        Kpi.objects.filter(org_id=org.pk, pk=kpi_id)
-        .annotate(
-            note_n=_count(Annotation, kpi_id=kpi),
-            note_changed=_newest(Annotation, "created_at", kpi_id=kpi),
-            pulled=_newest(Source, "last_pulled_at", kpi_id=kpi),
-            key_result_n=_count(KeyResult, kpi_id=kpi),
-            key_result_changed=_newest(KeyResult, "updated_at", kpi_id=kpi),
-        )
-        .values_list(
-            "updated_at",
-            "observed_at",
-            "note_n",
-            "note_changed",
-            "pulled",
-            "key_result_n",
-            "key_result_changed",
-        )
-        .first()
-    )
-    return tuple(found) if found is not None else ()
+    return _row(_kpi_sql(), [org.pk, kpi_id])
 
 
 # --- ETag and the conditional GET ----------------------------------------------------------
