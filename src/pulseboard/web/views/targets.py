@@ -174,9 +174,9 @@ def kpi_targets(request: MemberRequest, kpi_id: str) -> HttpResponse:
         kpi_targets_replace(kpi=kpi, actor=actor_of(request), entries=entries)
     except ValidationFailed as exc:
         for key, message in exc.errors.items():
-            index, _, name = key.partition(".")
-            if index.isdigit() and int(index) < len(kept):
-                kept[int(index)].errors[name or "effective_from"] = message
+            position, _, name = key.partition(".")
+            if position.isdigit() and int(position) < len(kept):
+                kept[int(position)].errors[name or "effective_from"] = message
         if not any(row.errors for row in kept):
             messages.error(request, exc.message)
         return _page(request, kpi, kept or [Row(values={})], status=422)
