@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 from hypothesis import given
@@ -179,3 +180,25 @@ def test_odd_paths_are_the_same_404(shared: dict[str, Any], path: str) -> None:
     url = path.format(token=shared["token"], kpi=shared["kpi"].pk)
     response = Client().get(url)
     assert response.status_code == 404 and response.content == NOT_FOUND
+
+
+def test_a_rendered_badge_is_reused_briefly_but_revocation_is_immediate(
+    shared: dict[str, Any],
+) -> None:
+    from pulseboard.sharing.models import ShareLink
+    from pulseboard.sharing.services import share_link_revoke
+
+    url = f"/s/{shared['token']}/kpis/{shared['kpi'].pk}.svg"
+    start = timezone.now()
+    client = Client()
+    with time_machine.travel(start, tick=False):
+        assert "99.5%" in client.get(url).content.decode()
+        value_record(
+            kpi=shared["kpi"], value=97.0, observed_at=start, source="api", actor=Actor.system()
+        )
+        assert "99.5%" in client.get(url).content.decode()
+    with time_machine.travel(start + timedelta(seconds=11), tick=False):
+        assert "97.0%" in client.get(url).content.decode()
+        share_link_revoke(link=ShareLink.objects.get(), actor=Actor.system())
+        gone = client.get(url)
+    assert gone.status_code == 404 and gone.content == NOT_FOUND

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -249,6 +250,52 @@ def _tile(link: ShareLink, kpi_id: str, now: datetime, *, sparklines: bool) -> T
     return tile
 
 
+class RenderedImages:
+    """Badges and tiles as rendered a moment ago, per process: (link, KPI, kind) -> SVG or None.
+
+    Rendering a KPI's card costs a few queries; an image embedded in a busy wiki page is
+    asked for many times a second. For ``IMAGE_SECONDS`` the rendered document (or the
+    fact that the link does not show that KPI) is reused. The token is still resolved on
+    every request, so a revoked or expired link answers 404 at once; a new value or an
+    unpublished KPI shows at most ``IMAGE_SECONDS`` late (browsers keep the image
+    ``BADGE_MAX_AGE`` anyway). Bounded: full, it starts afresh.
+    """
+
+    def __init__(self, seconds: float, size: int = 4096) -> None:
+        self.seconds, self.size = seconds, size
+        self._lock = threading.Lock()
+        self._rendered: dict[tuple[str, str, str], tuple[float, str | None]] = {}
+
+    def get(self, key: tuple[str, str, str], now: float) -> tuple[bool, str | None]:
+        with self._lock:
+            found = self._rendered.get(key)
+        if found is None or found[0] <= now:
+            return False, None
+        return True, found[1]
+
+    def put(self, key: tuple[str, str, str], document: str | None, now: float) -> None:
+        with self._lock:
+            if len(self._rendered) >= self.size:
+                self._rendered = {}
+            self._rendered[key] = (now + self.seconds, document)
+
+
+IMAGE_SECONDS = 10
+rendered_images = RenderedImages(IMAGE_SECONDS)
+
+
+def _image(
+    link: ShareLink, kpi_id: str, now: datetime, kind: str, draw: Callable[[Tile], str]
+) -> HttpResponse:
+    key, moment = (link.pk, kpi_id, kind), now.timestamp()
+    known, document = rendered_images.get(key, moment)
+    if not known:
+        tile = _tile(link, kpi_id, now, sparklines=kind == "tile")
+        document = None if tile is None else draw(tile)
+        rendered_images.put(key, document, moment)
+    return not_found() if document is None else _svg(document)
+
+
 def _svg(document: str) -> HttpResponse:
     response = HttpResponse(document, content_type="image/svg+xml; charset=utf-8")
     response["Cache-Control"] = f"public, max-age={BADGE_MAX_AGE}"
@@ -260,30 +307,25 @@ def _svg(document: str) -> HttpResponse:
 def share_badge(
     request: HttpRequest, link: ShareLink, *, now: datetime, kpi_id: str
 ) -> HttpResponseBase:
-    tile = _tile(link, kpi_id, now, sparklines=False)
-    if tile is None:
-        return not_found()
-    card = tile.card
-    return _svg(
-        badge_svg(
+    def draw(tile: Tile) -> str:
+        card = tile.card
+        return badge_svg(
             title=card.kpi.title,
             value=card.formatted_value,
             status=card.status,
             status_word=tile.status_text,
         )
-    )
+
+    return _image(link, kpi_id, now, "badge", draw)
 
 
 @share_view(csp=SVG_CSP)
 def share_tile(
     request: HttpRequest, link: ShareLink, *, now: datetime, kpi_id: str
 ) -> HttpResponseBase:
-    tile = _tile(link, kpi_id, now, sparklines=True)
-    if tile is None:
-        return not_found()
-    card = tile.card
-    return _svg(
-        tile_svg(
+    def draw(tile: Tile) -> str:
+        card = tile.card
+        return tile_svg(
             title=card.kpi.title,
             value=card.formatted_value,
             status=card.status,
@@ -292,7 +334,8 @@ def share_tile(
             change_text=card.change_text,
             points=card.sparkline,
         )
-    )
+
+    return _image(link, kpi_id, now, "tile", draw)
 
 
 def badge_url(link_url: str, kpi_id: str, *, tile: bool = False) -> str:
