@@ -69,5 +69,7 @@ def share_link_create_endpoint(
 )
 def share_link_revoke_endpoint(request: HttpRequest, share_link_id: str) -> Status[None]:
     caller = require_admin(request)
-    share_link_revoke(link=share_link_get(org=caller.org, link_id=share_link_id), actor=caller.actor)
+    share_link_revoke(
+        link=share_link_get(org=caller.org, link_id=share_link_id), actor=caller.actor
+    )
     return Status(204, None)
