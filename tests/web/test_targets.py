@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from tests.factories import KpiFactory
 from tests.web.conftest import HTMX
@@ -251,3 +253,23 @@ def test_one_point_draws_the_step_in_force_across_the_chart() -> None:
         [(DEC + timedelta(days=1), 420.0)], [ScheduledTarget(effective_from=DEC, threshold=400.0)]
     )
     assert "ceiling 400" in svg and "ceiling 500" not in svg
+
+
+def test_home_reads_every_kpis_schedule_in_one_query(
+    admin_client: Client, admin: Membership
+) -> None:
+    def home_queries(count: int) -> int:
+        for _ in range(count):
+            kpi = KpiFactory(org=admin.org, shape="stay_below", threshold=500.0)
+            kpi_targets_replace(
+                kpi=kpi,
+                actor=ACTOR,
+                entries=[{"effective_from": "2027-01-01T00:00:00Z", "threshold": 400}],
+            )
+        admin_client.get(reverse("web:home"))  # once-per-session work out of the count
+        with CaptureQueriesContext(connection) as captured:
+            page = admin_client.get(reverse("web:home"))
+        assert page.content.decode().count("· 400.0 from Jan 1, 2027") == Kpi.objects.count()
+        return len(captured)
+
+    assert home_queries(2) == home_queries(8)
