@@ -60,7 +60,7 @@ NEW_KPI_INITIAL = {
 def kpi_settings(request: MemberRequest) -> HttpResponse:
     org = request.org
     kpis = list(kpi_list(org=org, include_drafts=True))
-    tiles = tiles_for(org=org, kpis=kpis, now=clock.now(), sparklines=False)
+    tiles = tiles_for(org=org, kpis=kpis, now=clock.now(), sparklines=False, notes=False)
     context = {
         "tiles": tiles,
         "published_count": sum(1 for k in kpis if k.published),

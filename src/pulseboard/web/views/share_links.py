@@ -223,7 +223,7 @@ def share_board(request: HttpRequest, link: ShareLink, *, now: datetime) -> Http
     etag = _etag(request, link, now)
 
     def board() -> HttpResponseBase:
-        tiles = tiles_for(org=link.org, kpis=share_link_kpis(link=link), now=now)
+        tiles = tiles_for(org=link.org, kpis=share_link_kpis(link=link), now=now, notes=False)
         response = render_tv_board(
             request,
             org=link.org,
@@ -246,7 +246,7 @@ def _tile(link: ShareLink, kpi_id: str, now: datetime, *, sparklines: bool) -> T
     kpi = share_link_kpi(link=link, kpi_id=kpi_id)
     if kpi is None:
         return None
-    (tile,) = tiles_for(org=link.org, kpis=[kpi], now=now, sparklines=sparklines)
+    (tile,) = tiles_for(org=link.org, kpis=[kpi], now=now, sparklines=sparklines, notes=False)
     return tile
 
 

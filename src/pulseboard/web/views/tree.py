@@ -46,7 +46,7 @@ def tree(request: MemberRequest) -> HttpResponse:
     kpis = list(kpi_list(org=org))
     tiles = {
         tile.kpi.pk: tile
-        for tile in tiles_for(org=org, kpis=kpis, now=clock.now(), sparklines=False)
+        for tile in tiles_for(org=org, kpis=kpis, now=clock.now(), sparklines=False, notes=False)
     }
     result = forest((kpi.pk, kpi.parent_id) for kpi in kpis)
     context = {
