@@ -100,6 +100,17 @@ def main() -> None:
                     f"{batch['speedup']:.1f} x single PUTs ({batch['single_values_per_s']:,.0f}/s)",
                 ]
             )
+        passed = load(directory, f"reevaluate-{db}.json")
+        if passed:
+            rows.append(
+                [
+                    db,
+                    f"time pass, {passed['kpis']:,} due KPIs",
+                    f"{passed['repeat_s']:.1f} s",
+                    f"{passed['repeat_s'] / passed['bare_select_s']:.1f} x a bare SELECT of "
+                    f"the rows; first pass {passed['first_s']:.1f} s",
+                ]
+            )
     print_table(
         "Pulseboard benchmarks (this machine, this run)", ["db", "measure", "value", "vs"], rows
     )

@@ -25,5 +25,7 @@ for db in $dbs; do
   "$bin/python" bench/history_import.py --db "$db" --rows "$import_rows" --json "$out/import-$db.json"
   echo "== $db: batch values"
   "$bin/python" bench/batch_values.py --db "$db" --json "$out/batch-$db.json"
+  echo "== $db: time pass"
+  "$bin/python" bench/reevaluate_pass.py --db "$db" --json "$out/reevaluate-$db.json"
 done
 "$bin/python" bench/report.py "$out"

@@ -34,12 +34,13 @@ from pulseboard.audit.actions import Action
 from pulseboard.audit.services import audit_record
 from pulseboard.core.actors import Actor
 from pulseboard.indicators.durations import DurationError, parse_duration
-from pulseboard.indicators.evaluation import status_of
+from pulseboard.indicators.evaluation import schedules_for, status_of
 from pulseboard.indicators.models import Kpi, StatusChange, TargetEntry
 from pulseboard.indicators.past_values import reader
 from pulseboard.indicators.shapes import BaselineMode, Shape
 from pulseboard.indicators.status import StatusCause
 from pulseboard.indicators.status_changes import status_apply, status_transition
+from pulseboard.indicators.targets import Schedule
 from pulseboard.indicators.time_triggers import (
     came_due,
     earliest,
@@ -167,25 +168,26 @@ def reevaluate_due(*, now: datetime, limit: int = DEFAULT_BATCH) -> PassOutcome:
         )
         if not kpis:
             return PassOutcome(0, 0, 0)
-        ids = [kpi.pk for kpi in kpis]
-        since = min(kpi.reevaluate_at for kpi in kpis if kpi.reevaluate_at is not None)
-        arrived: dict[str, list[datetime]] = defaultdict(list)
-        for kpi_id, effective_from in TargetEntry.objects.filter(
-            kpi_id__in=ids, effective_from__gte=since, effective_from__lte=now
-        ).values_list("kpi_id", "effective_from"):
-            arrived[kpi_id].append(effective_from)
-        upcoming = _next_targets(ids, now)
+        # The scheduled targets of the batch, one query per organization: they judge the
+        # values (status_of), say whether one came into force and when the next one does.
+        by_org: dict[int, list[str]] = defaultdict(list)
+        for kpi in kpis:
+            by_org[kpi.org_id].append(kpi.pk)
+        schedules: dict[str, Schedule] = {}
+        for org_id, kpi_ids in by_org.items():
+            schedules.update(schedules_for(org_id=org_id, kpi_ids=kpi_ids))
         changes: list[StatusChange] = []
         touched = 0
         for kpi in kpis:
             due = kpi.reevaluate_at
             assert due is not None
-            target = any(came_due(t, since=due, now=now) for t in arrived.get(kpi.pk, ()))
+            schedule = schedules[kpi.pk]
+            starts = [entry.effective_from for entry in schedule.entries]
+            target = any(came_due(start, since=due, now=now) for start in starts)
             cause = StatusCause.CONFIG if target else StatusCause.TIME
             before = kpi.status
-            change = status_transition(
-                kpi, status_of(kpi, kpi.current_value, now), at=now, cause=cause
-            )
+            status = status_of(kpi, kpi.current_value, now, schedule=schedule)
+            change = status_transition(kpi, status, at=now, cause=cause)
             stale_turned = came_due(
                 stale_from(kpi.observed_at, expected_every(kpi)), since=due, now=now
             )
@@ -204,7 +206,8 @@ def reevaluate_due(*, now: datetime, limit: int = DEFAULT_BATCH) -> PassOutcome:
             if change is not None or stale_turned:
                 kpi.updated_at = now
                 touched += 1
-            kpi.reevaluate_at = next_moment(kpi, now=now, next_target_from=upcoming.get(kpi.pk))
+            upcoming = earliest(starts, after=now)
+            kpi.reevaluate_at = next_moment(kpi, now=now, next_target_from=upcoming)
         StatusChange.objects.bulk_create(changes)
         Kpi.objects.bulk_update(kpis, [*REEVALUATE_FIELDS, "updated_at"])
     return PassOutcome(claimed=len(kpis), changed=len(changes), touched=touched)
