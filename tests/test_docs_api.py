@@ -37,9 +37,7 @@ EXAMPLES = [
     for language, code in BLOCK.findall(DOC.read_text())
 ]
 GUIDE_EXAMPLES = [
-    pytest.param(
-        language, code, id=f"{doc.name} {language}: {code.splitlines()[0].lstrip('# ')}"
-    )
+    pytest.param(language, code, id=f"{doc.name} {language}: {code.splitlines()[0].lstrip('# ')}")
     for doc in GUIDES
     if doc.exists()
     for language, code in BLOCK.findall(doc.read_text())
