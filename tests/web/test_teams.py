@@ -358,3 +358,24 @@ def test_the_objective_form_sets_and_refuses_teams(
     assert objective.team_id == team.pk
     edit = admin_client.get(reverse("web:objective-edit", args=[objective.pk])).context["form"]
     assert edit.initial["team"] == team.pk
+
+
+def test_live_polls_of_a_team_board_and_of_a_default_board_render_that_board(
+    member_client: Client, member: Membership, team: Team
+) -> None:
+    KpiFactory(org=member.org, team=team, title="Team KPI")
+    KpiFactory(org=member.org, title="Org KPI")
+    poll = member_client.get(reverse("web:live-team-board", args=[team.slug]))
+    assert poll.status_code == 200 and poll["ETag"]
+    body = poll.content.decode()
+    assert 'id="live-board"' in body and "Team KPI" in body and "Org KPI" not in body
+    assert "<html" not in body  # only the board partial
+    again = member_client.get(
+        reverse("web:live-team-board", args=[team.slug]), headers={"If-None-Match": poll["ETag"]}
+    )
+    assert again.status_code == 304
+    Membership.objects.filter(pk=member.pk).update(default_team=team)
+    home_poll = member_client.get(reverse("web:live-home")).content.decode()
+    assert "Team KPI" in home_poll and "Org KPI" not in home_poll
+    theirs = team_create(org=OrganizationFactory(), actor=ACTOR, name="Theirs")
+    assert member_client.get(reverse("web:live-team-board", args=[theirs.slug])).status_code == 404
