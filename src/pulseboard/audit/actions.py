@@ -18,7 +18,6 @@ class Action(StrEnum):
     # Time alone (a rolling baseline, a scheduled target) changed the status (DESIGN §12).
     KPI_STATUS_CHANGED = "kpi.status_changed"
     KPI_TARGETS_CHANGED = "kpi.targets_changed"
-    KPI_TARGETS_CHANGED = "kpi.targets_changed"
     VALUE_RECORDED = "value.recorded"
     HISTORY_BACKFILLED = "history.backfilled"
     HISTORY_IMPORTED = "history.imported"
