@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "pulseboard.core.db_outage.DatabaseOutageMiddleware",
     "pulseboard.core.request_guard.NulPathGuardMiddleware",
     "pulseboard.core.request_guard.UriLengthGuardMiddleware",
+    # Unchanged live polls end here with a 304 after one query (web/live_poll.py).
+    "pulseboard.web.live_poll.LivePollMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

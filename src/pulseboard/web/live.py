@@ -41,6 +41,8 @@ from datetime import datetime
 from functools import cache, wraps
 from typing import Any, cast
 
+from django.conf import settings
+from django.core import signing
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.http.response import HttpResponseBase
@@ -67,6 +69,8 @@ RELATIVE_TIME_SECONDS = 60
 # If-None-Match: longer headers, or more tags, are treated as no match (never an error).
 MAX_IF_NONE_MATCH = 1024
 MAX_TAGS = 16
+# The header carrying a signed poll pass (see web/live_poll.py).
+POLL_PASS_HEADER = "X-Pulseboard-Poll"
 _ENTITY_TAG = re.compile(r'^(?:W/)?"[\x21\x23-\x7e]{0,200}"$')
 # The id of the container a live page polls (and the partial that renders it).
 BOARD_ID = "live-board"
@@ -163,24 +167,35 @@ def kpi_stamp(org: Organization, kpi_id: str) -> Stamp:
 # --- ETag and the conditional GET ----------------------------------------------------------
 
 
-def etag_for(request: HttpRequest, kind: str, stamp: Stamp, *, now: datetime | None = None) -> str:
-    """A strong, quoted ETag for a board rendered for this request from ``stamp``."""
+def context_digest(request: HttpRequest) -> str:
+    """What a board's rendering depends on besides its stamp: org, locale, zone, role, query."""
     org = cast(OrgAwareRequest, request).org
     membership = cast(OrgAwareRequest, request).membership
-    moment = now or clock.now()
     parts = [
-        TEMPLATE_VERSION,
-        kind,
-        [_plain(v) for v in stamp],
         org.pk if org else None,
         org.locale if org else None,
         org.timezone if org else None,
         membership.role if membership else None,
         sorted((name, ",".join(values)[:200]) for name, values in list(request.GET.lists())[:20]),
+    ]
+    return hashlib.blake2b(json.dumps(parts).encode(), digest_size=12).hexdigest()
+
+
+def _etag(kind: str, stamp: Stamp, context: str, moment: datetime) -> str:
+    parts = [
+        TEMPLATE_VERSION,
+        kind,
+        [_plain(v) for v in stamp],
+        context,
         int(moment.timestamp()) // RELATIVE_TIME_SECONDS,
     ]
     digest = hashlib.blake2b(json.dumps(parts, default=str).encode(), digest_size=12)
     return f'"{digest.hexdigest()}"'
+
+
+def etag_for(request: HttpRequest, kind: str, stamp: Stamp, *, now: datetime | None = None) -> str:
+    """A strong, quoted ETag for a board rendered for this request from ``stamp``."""
+    return _etag(kind, stamp, context_digest(request), now or clock.now())
 
 
 def _plain(value: Any) -> Any:
@@ -224,15 +239,24 @@ def _cache_headers(response: HttpResponseBase, etag: str) -> None:
 
 
 def poll_attributes(
-    url: str, etag: str, *, every: int = POLL_SECONDS, target: str = BOARD_ID
+    url: str,
+    etag: str,
+    *,
+    every: int = POLL_SECONDS,
+    target: str = BOARD_ID,
+    poll_pass: str = "",
 ) -> SafeString:
     """The htmx attributes of a polled container: GET ``url`` every ``every`` s with the ETag.
 
     htmx sends If-None-Match only because ``hx-headers`` says so; a 304 swaps nothing
     (the ``responseHandling`` rule in base.html and tv.html, and live.js as a backstop),
-    a 200 replaces the container itself (outerHTML), carrying the next ETag.
+    a 200 replaces the container itself (outerHTML), carrying the next ETag. ``poll_pass``
+    (``live_poll.poll_pass``) lets an unchanged poll be answered before the session is read.
     """
-    headers = json.dumps({"If-None-Match": etag}) if etag else "{}"
+    sent = {"If-None-Match": etag} if etag else {}
+    if etag and poll_pass:
+        sent[POLL_PASS_HEADER] = poll_pass
+    headers = json.dumps(sent)
     return format_html(
         'hx-get="{}" hx-trigger="every {}s" hx-swap="outerHTML" hx-select="#{}" '
         'hx-headers="{}" data-live-poll',
@@ -243,6 +267,78 @@ def poll_attributes(
     )
 
 
+# --- poll passes: an unchanged poll answered before the session is read ------------------
+#
+# Checking a session costs three queries (session, user, membership); an unchanged poll is
+# meant to cost one. A page rendered for a signed-in member therefore carries a short-lived
+# signed *pass* naming its board, org, rendering context and poll path, bound to the
+# browser's session cookie. ``LivePollMiddleware`` (web/live_poll.py) answers a poll whose
+# pass is valid and whose If-None-Match still matches with a 304 after the one stamp query;
+# anything else (changed board, expired or foreign pass, no cookie) takes the full path
+# (session, membership, rendering), so a 200 is only ever sent to a checked member. What
+# a pass can reveal after its member lost access: for at most POLL_PASS_SECONDS, that the
+# board has not changed.
+
+POLL_PASS_SECONDS = 300
+_PASS_SALT = "pulseboard.live.poll-pass"
+MAX_POLL_PASS = 2000
+
+
+def _session_tag(request: HttpRequest) -> str:
+    cookie = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
+    if not cookie:
+        return ""
+    return hashlib.blake2b(cookie.encode(), digest_size=12).hexdigest()
+
+
+def poll_pass(request: HttpRequest, kind: str, url: str, kwargs: dict[str, Any]) -> str:
+    """A signed pass for polls of this board from this browser session ("" if none)."""
+    org: Organization | None = getattr(request, "org", None)
+    session = _session_tag(request)
+    if org is None or not session or kind not in BOARDS:
+        return ""
+    payload = {
+        "k": kind,
+        "o": org.pk,
+        "a": {name: str(value) for name, value in kwargs.items()},
+        "c": context_digest(request),
+        "s": session,
+        "p": url.split("?", 1)[0],
+    }
+    return signing.dumps(payload, salt=_PASS_SALT)
+
+
+@dataclass(frozen=True)
+class _OrgRef:
+    pk: int
+
+
+def answer_from_pass(request: HttpRequest) -> HttpResponseBase | None:
+    """A 304 for an unchanged board of a valid pass, or None: take the full path."""
+    token = request.META.get("HTTP_X_PULSEBOARD_POLL", "")
+    if (
+        request.method != "GET"
+        or not token
+        or len(token) > MAX_POLL_PASS
+        or not if_none_match(request)
+    ):
+        return None
+    try:
+        payload = signing.loads(token, salt=_PASS_SALT, max_age=POLL_PASS_SECONDS)
+        kind, org_id, kwargs = payload["k"], int(payload["o"]), dict(payload["a"])
+        context, session, path = str(payload["c"]), str(payload["s"]), str(payload["p"])
+    except Exception:
+        return None
+    board = BOARDS.get(kind)
+    if board is None or path != request.path or session != _session_tag(request):
+        return None
+    stamp = board.stamp(_OrgRef(org_id), **kwargs)
+    if not stamp:
+        return None
+    etag = _etag(kind, stamp, context, clock.now())
+    return not_modified(etag) if matches(request, etag) else None
+
+
 # --- wiring pages and fragment routes ------------------------------------------------------
 
 
@@ -251,8 +347,15 @@ class Board:
     """A live board: how its stamp is computed and which route answers its polls."""
 
     kind: str
-    stamp: Callable[..., Stamp]  # (org, **view kwargs) -> Stamp
+    stamp: Callable[..., Stamp]  # (org, **view kwargs) -> Stamp; only org.pk is read
     poll_route: str  # URL name of the fragment route (kwargs: the page view's)
+
+    def __post_init__(self) -> None:
+        BOARDS[self.kind] = self
+
+
+# Every board by kind: the poll fast path (web/live_poll.py) finds a pass's stamp here.
+BOARDS: dict[str, Board] = {}
 
 
 def _stamp_of(board: Board, request: MemberRequest, kwargs: dict[str, Any]) -> Stamp:
@@ -281,8 +384,9 @@ def live_page(
         def wrapped(request: MemberRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not hasattr(request, "live_attrs"):
                 etag = etag_for(request, board.kind, _stamp_of(board, request, kwargs))
+                url = _poll_url(board, request, kwargs)
                 request.live_attrs = poll_attributes(  # type: ignore[attr-defined]
-                    _poll_url(board, request, kwargs), etag
+                    url, etag, poll_pass=poll_pass(request, board.kind, url, kwargs)
                 )
             return view(request, *args, **kwargs)
 
@@ -333,8 +437,9 @@ def live_fragment(page_view: Callable[..., HttpResponseBase]) -> Callable[..., H
         etag = etag_for(request, board.kind, stamp)
 
         def render() -> HttpResponseBase:
+            url = _poll_url(board, request, kwargs)
             member.live_attrs = poll_attributes(  # type: ignore[attr-defined]
-                _poll_url(board, request, kwargs), etag
+                url, etag, poll_pass=poll_pass(request, board.kind, url, kwargs)
             )
             response = page_view(request, *args, **kwargs)
             narrow(response, PARTIAL)
@@ -366,3 +471,5 @@ KPI_DETAIL = Board(
     kind="kpi", stamp=lambda org, kpi_id: kpi_stamp(org, kpi_id), poll_route="web:live-kpi"
 )
 GOALS = Board(kind="goals", stamp=lambda org: goals_stamp(org), poll_route="web:live-goals")
+# The signed-in TV board (web/views/tv.py answers its own polls; the pass is this board's).
+TV = Board(kind="tv", stamp=lambda org: board_stamp(org), poll_route="web:tv-board")

@@ -35,11 +35,13 @@ from pulseboard.orgs.models import Organization
 from pulseboard.web.access import MemberRequest, member_view
 from pulseboard.web.live import (
     POLL_SECONDS,
+    TV,
     board_stamp,
     conditional,
     etag_for,
     narrow,
     poll_attributes,
+    poll_pass,
     poll_refused,
 )
 from pulseboard.web.tiles import Tile, tiles_for
@@ -114,7 +116,14 @@ def render_tv_board(
         "newest_iso": newest_iso,
         "theme": options["theme"],
         "rotate": options["rotate"],
-        "poll": poll_attributes(url, etag, every=int(options["every"]), target=TV_BOARD_ID),
+        "poll": poll_attributes(
+            url,
+            etag,
+            every=int(options["every"]),
+            target=TV_BOARD_ID,
+            # Public (share) boards have no session to bind a pass to.
+            poll_pass="" if public else poll_pass(request, TV.kind, url, {}),
+        ),
     }
     response = TemplateResponse(request, "web/tv.html", context)
     if request.headers.get("HX-Request") == "true":
