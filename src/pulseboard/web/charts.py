@@ -350,6 +350,7 @@ def history_chart(
     width: int = CHART_WIDTH,
     height: int = CHART_HEIGHT,
     zone: tzinfo = UTC,
+    status_periods: Sequence[StatusShade] = (),
     schedule: Sequence[GuideStep] = (),
     markers: Sequence[Marker] = (),
 ) -> str:
@@ -383,8 +384,9 @@ def history_chart(
 
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(title)}" focusable="false">'
+        f'aria-label="{escape(_with_statuses(title, status_periods))}" focusable="false">'
     ]
+    parts.extend(_status_parts(status_periods, data, sx, (left, right), (top, bottom)))
     for band in bands:
         y1, y2 = sy(band.high), sy(band.low)
         parts.append(
@@ -433,6 +435,50 @@ def history_chart(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+@dataclass(frozen=True)
+class StatusShade:
+    """A stretch of one status (DESIGN §12), shaded behind the line; ``label`` says it in
+    words ("Red from Dec 1 until Dec 3") for the tooltip and for screen readers."""
+
+    status: str
+    start: datetime
+    end: datetime | None  # None: still the status now (to the chart's right edge)
+    label: str
+
+
+def _with_statuses(title: str, shades: Sequence[StatusShade]) -> str:
+    """The chart's accessible name: the title, then the status periods in words."""
+    if not shades:
+        return title
+    return f"{title}. Status: " + "; ".join(shade.label for shade in shades)
+
+
+def _status_parts(
+    shades: Sequence[StatusShade],
+    data: Sequence[tuple[float, float]],
+    sx: Callable[[float], float],
+    edges: tuple[float, float],
+    rows: tuple[float, float],
+) -> list[str]:
+    """A translucent rectangle per status period inside the points' time span, behind all."""
+    if len(data) < 2:  # one point has no time axis to place a period on
+        return []
+    left, right = edges
+    top, bottom = rows
+    parts = []
+    for shade in shades:
+        x1 = max(left, min(right, sx(_seconds(shade.start))))
+        x2 = right if shade.end is None else max(left, min(right, sx(_seconds(shade.end))))
+        if x2 <= x1:
+            continue
+        parts.append(
+            f'<rect class="chart-status chart-status-{escape(shade.status)}" x="{_n(x1)}" '
+            f'y="{_n(top)}" width="{_n(x2 - x1)}" height="{_n(bottom - top)}">'
+            f"<title>{escape(shade.label)}</title></rect>"
+        )
+    return parts
 
 
 def _marker_parts(

@@ -32,13 +32,15 @@ from pulseboard.history.annotations import annotation_list
 from pulseboard.history.export import history_csv, history_json
 from pulseboard.history.selectors import daily_averages, history_range
 from pulseboard.indicators.evaluation import schedule_of, shape_params
-from pulseboard.indicators.formatting import format_value
+from pulseboard.indicators.formatting import format_short_date, format_value
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_drivers, kpi_get
+from pulseboard.indicators.status_changes import status_periods
 from pulseboard.web.access import MemberRequest, member_view
 from pulseboard.web.annotation_forms import AnnotationForm
 from pulseboard.web.charts import (
     Marker,
+    StatusShade,
     ValueLabels,
     chart_guides,
     history_chart,
@@ -46,7 +48,7 @@ from pulseboard.web.charts import (
 )
 from pulseboard.web.live import KPI_DETAIL, live_page
 from pulseboard.web.member_audit import member_event_rows
-from pulseboard.web.tiles import tiles_for
+from pulseboard.web.tiles import STATUS_TEXT, tiles_for
 from pulseboard.web.views.annotations import chart_markers, note_rows
 from pulseboard.web.views.audit import event_rows
 from pulseboard.web.views.goals import key_result_row
@@ -106,7 +108,32 @@ def _chart(
         zone=timezone.get_current_timezone(),  # the org's (orgs/timezone_middleware.py)
         schedule=steps if schedule else (),
         markers=markers,
+        status_periods=_status_shades(kpi, since),
     )
+
+
+def _status_shades(kpi: Kpi, since: datetime | None) -> list[StatusShade]:
+    """The KPI's status periods in the chart's range, in words in the org's language and zone
+    (DESIGN §12): "Red from Dec 1 until Dec 3", "Green since Dec 3"."""
+    zone = timezone.get_current_timezone()  # the org's (orgs/timezone_middleware.py)
+    locale = kpi.org.locale
+    today = clock.now().astimezone(zone).date()
+
+    def day(moment: datetime) -> str:
+        return format_short_date(moment.astimezone(zone).date(), locale=locale, today=today)
+
+    shades = []
+    for period in status_periods(org_id=kpi.org_id, kpi_id=kpi.pk, since=since):
+        name = STATUS_TEXT[period.status.value][0]
+        label = (
+            f"{name} since {day(period.start)}"
+            if period.end is None
+            else f"{name} from {day(period.start)} until {day(period.end)}"
+        )
+        shades.append(
+            StatusShade(status=period.status, start=period.start, end=period.end, label=label)
+        )
+    return shades
 
 
 @member_view
