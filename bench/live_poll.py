@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import json
+import re
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -61,13 +63,17 @@ def prepare(kpis: int) -> str:
     return f"{name}={client.cookies[name].value}"
 
 
-def current_etag(base: str, cookie: str) -> str:
+def current_etag(base: str, cookie: str) -> dict[str, str]:
+    """The headers the board's next poll sends: its ETag and its poll pass."""
     request = urllib.request.Request(
         base + "/live/home/", headers={"Cookie": cookie, "HX-Request": "true"}
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
-        return str(response.headers["ETag"])
+        body = response.read().decode()
+    found = re.search(r'hx-headers="([^"]*)"', body)
+    assert found, "the board carries no poll headers"
+    return {str(k): str(v) for k, v in json.loads(html.unescape(found.group(1))).items()}
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
@@ -90,10 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             chunks = []
             for _ in range(CHUNKS):
                 # The ETag moves with the minute (relative times), so each chunk asks anew.
-                etag = current_etag(base, cookie)
-                unchanged = [
-                    Prepared("GET", "/live/home/", headers={**headers, "If-None-Match": etag})
-                ]
+                poll_headers = current_etag(base, cookie)
+                unchanged = [Prepared("GET", "/live/home/", headers={**headers, **poll_headers})]
                 one = {"bare /healthz": bare, "unchanged poll (304)": unchanged}.get(label, changed)
                 size = args.requests // CHUNKS
                 asyncio.run(closed_loop(base, one * (size // 10), args.concurrency))
