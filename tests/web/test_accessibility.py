@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.tokens import default_token_generator
 from django.core.management import call_command
+from django.db import connections
 from django.urls import URLPattern, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -132,7 +133,7 @@ def axe_source() -> str:
 
 
 @pytest.fixture(scope="module")
-def site(django_db_setup: None, django_db_blocker: Any) -> Iterator[Site]:
+def site(django_db_setup: None, django_db_blocker: Any, browser: Browser) -> Iterator[Site]:
     """The demo org and its neighbours, served by one live server for the whole module."""
     with django_db_blocker.unblock():
         now = clock.now()
@@ -190,6 +191,9 @@ def site(django_db_setup: None, django_db_blocker: Any) -> Iterator[Site]:
             server.stop()
             # The next modules expect an empty database, as after a transactional test.
             call_command("flush", interactive=False, verbosity=0)
+            # Playwright's greenlets give the tests their own connection: closed here, while
+            # it is still theirs, or PostgreSQL could not drop the test database at the end.
+            connections.close_all()
 
 
 def _share_link(*, org: Organization, actor: Actor) -> tuple[str, str]:
