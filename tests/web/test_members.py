@@ -17,6 +17,7 @@ from pulseboard.core.actors import Actor
 from pulseboard.core.tokens import hash_token
 from pulseboard.orgs.models import Invite, Membership, User
 from pulseboard.orgs.services import DEMOTED, REMOVED, member_invite
+from pulseboard.sharing.services import share_link_create
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +174,14 @@ def test_an_admin_who_leaves_is_told_what_was_revoked(
     member_invite(org=admin.org, actor=Actor.for_user(admin.user), role="member")
     response = admin_client.post(reverse("web:member-remove", args=[admin.pk]), follow=True)
     assert "Revoked with it: 1 pending invite you created." in response.content.decode()
+
+
+def test_the_members_page_says_which_links_went(admin_client: Client, admin: Membership) -> None:
+    leaving = MembershipFactory(org=admin.org, role="admin")
+    KpiFactory(org=admin.org, published=True)
+    _, token = share_link_create(org=admin.org, actor=Actor.for_user(leaving.user), name="Lobby")
+    response = admin_client.post(
+        reverse("web:member-role", args=[leaving.pk]), {"role": "member"}, follow=True
+    )
+    assert "Revoked with it: 1 share link they created." in response.content.decode()
+    assert Client().get(f"/s/{token}/").status_code == 404

@@ -31,7 +31,7 @@ from pulseboard.orgs.localization import (
     locale_canonical,
     timezone_canonical,
 )
-from pulseboard.orgs.member_hooks import member_removed
+from pulseboard.orgs.member_hooks import admin_power_ended, member_removed
 from pulseboard.orgs.models import ApiToken, Invite, Membership, Organization, User
 from pulseboard.orgs.roles import Role, TokenScope
 
@@ -547,10 +547,13 @@ def _last_admin_guard(membership: Membership, verb: str) -> Membership:
 
 @dataclass(frozen=True)
 class Revoked:
-    """What a member's lost role took with it: API tokens and pending invites revoked."""
+    """What a member's lost role took with it: API tokens and pending invites revoked,
+    and what the packages above orgs revoked (``others``: e.g. share links, by the name
+    their handler registered in ``orgs/member_hooks.py``)."""
 
     tokens: int = 0
     invites: int = 0
+    others: tuple[tuple[str, int], ...] = ()
 
 
 DEMOTED = "its creator is no longer an admin"
@@ -567,7 +570,9 @@ def _creations_revoke(*, membership: Membership, actor: Actor, removed: bool) ->
     Demoted: their admin-scope tokens of the org and every pending invite they created
     (a member cannot invite, so nothing they sent stays valid; member invites too).
     Removed: also their read-scope tokens, since they can no longer read the org
-    either. Each revocation is audited with its reason, in the caller's transaction.
+    either. Either way, the "admin power ended" handlers of ``orgs/member_hooks.py``
+    revoke what packages above orgs hold for them (their share links). Each revocation
+    is audited with its reason, in the caller's transaction.
     """
     now = clock.now()
     tokens = ApiToken.objects.select_for_update().filter(
@@ -588,13 +593,21 @@ def _creations_revoke(*, membership: Membership, actor: Actor, removed: bool) ->
         token_revoke(token=token, actor=actor, reason=reason)
     for invite in revoked_invites:
         invite_revoke(invite=invite, actor=actor, reason=reason)
-    return Revoked(tokens=len(revoked_tokens), invites=len(revoked_invites))
+    others = admin_power_ended(
+        org_id=membership.org_id, user_id=membership.user_id, actor=actor, reason=reason
+    )
+    return Revoked(
+        tokens=len(revoked_tokens),
+        invites=len(revoked_invites),
+        others=tuple((what, n) for what, n in others.items() if n),
+    )
 
 
 def member_role_change(
     *, membership: Membership, role: str, actor: Actor
 ) -> tuple[Membership, Revoked]:
-    """Change a member's role; a demoted admin's admin tokens and pending invites are revoked."""
+    """Change a member's role; a demoted admin's admin tokens, pending invites and share
+    links are revoked."""
     new_role = _role(role)
     with transaction.atomic():
         if new_role == Role.ADMIN:
@@ -623,10 +636,10 @@ def member_role_change(
 
 
 def member_remove(*, membership: Membership, actor: Actor) -> Revoked:
-    """Remove a member; every token of the org they made and their pending invites go too,
-    and what they owned above orgs (KPIs, objectives, key results) is left without an
-    owner by the handlers registered in ``orgs/member_hooks.py``, audited, in the same
-    transaction."""
+    """Remove a member; every token of the org they made, their pending invites and their
+    share links go too, and what they owned above orgs (KPIs, objectives, key results) is
+    left without an owner by the handlers registered in ``orgs/member_hooks.py``, audited,
+    in the same transaction."""
     with transaction.atomic():
         current = _last_admin_guard(membership, "removed")
         audit_record(

@@ -186,3 +186,20 @@ def share_links_revoke_emptied(*, kpi: Kpi) -> int:
     for link in emptied:
         share_link_revoke(link=link, actor=actor, reason=f"its only KPI “{kpi.title}” was deleted")
     return len(emptied)
+
+
+def share_links_revoke_by_creator(*, org_id: int, user_id: int, actor: Actor, reason: str) -> int:
+    """When ``user_id``'s admin power in ``org_id`` ends (demoted or removed): revoke every
+    active link they created there, each audited with ``reason``, in the caller's
+    transaction (registered with ``orgs/member_hooks.py`` by ``sharing/apps.py``).
+
+    Expired links are revoked too: revoking is what the audit log and Settings → Share
+    links show as the link's end. Returns how many were revoked.
+    """
+    links = ShareLink.objects.select_for_update().filter(
+        org_id=org_id, created_by_id=user_id, revoked_at__isnull=True
+    )
+    revoked = list(links.order_by("created_at", "pk"))
+    for link in revoked:
+        share_link_revoke(link=link, actor=actor, reason=reason)
+    return len(revoked)

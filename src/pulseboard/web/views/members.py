@@ -47,9 +47,11 @@ def _revoked_phrase(revoked: org_services.Revoked, who: str = "they") -> str:
         parts.append(f"{revoked.tokens} API token{'s' if revoked.tokens != 1 else ''}")
     if revoked.invites:
         parts.append(f"{revoked.invites} pending invite{'s' if revoked.invites != 1 else ''}")
+    parts += [f"{n} {what}{'s' if n != 1 else ''}" for what, n in revoked.others]
     if not parts:
         return ""
-    return f"Revoked with it: {' and '.join(parts)} {who} created."
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+    return f"Revoked with it: {listed} {who} created."
 
 
 def _page(request: MemberRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
