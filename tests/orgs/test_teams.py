@@ -7,9 +7,11 @@ another org's team is a 404 like a missing one.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from tests.api_client import ApiClient
 from tests.factories import KpiFactory, MembershipFactory, ObjectiveFactory, OrganizationFactory
 
@@ -24,6 +26,7 @@ from pulseboard.orgs.teams import (
     team_find,
     team_update,
 )
+from pulseboard.web.live import board_stamp, goals_stamp
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("test")
@@ -139,6 +142,25 @@ def test_deleting_a_team_keeps_its_kpis_and_objectives_without_a_team(org: Any) 
     assert kpi.team_id is None and objective.team_id is None and member.default_team_id is None
     (event,) = _events("team.deleted")
     assert event.before["kpi_ids"] == [kpi.pk] and event.before["objective_ids"] == [objective.pk]
+
+
+def test_deleting_a_team_bumps_its_kpis_and_objectives_so_live_boards_redraw(org: Any) -> None:
+    """The FK's SET NULL alone leaves updated_at, the live boards' change stamp, as it was."""
+    with time_machine.travel(datetime(2025, 3, 1, 9, 0, tzinfo=UTC), tick=False):
+        team = team_create(org=org, actor=ACTOR, name="Growth")
+        kpi = KpiFactory(org=org, team=team)
+        bystander = KpiFactory(org=org)
+        objective = ObjectiveFactory(cycle__org=org, team=team)
+        stamps = (board_stamp(org), goals_stamp(org))
+    later = datetime(2025, 3, 1, 9, 5, tzinfo=UTC)
+    with time_machine.travel(later, tick=False):
+        team_delete(team=team, actor=ACTOR)
+    for row in (kpi, bystander, objective):
+        row.refresh_from_db()
+    assert kpi.team_id is None and kpi.updated_at == later
+    assert objective.team_id is None and objective.updated_at == later
+    assert bystander.updated_at < later
+    assert board_stamp(org) != stamps[0] and goals_stamp(org) != stamps[1]
 
 
 def test_team_find_takes_an_id_or_a_slug_of_the_org_only(org: Any) -> None:

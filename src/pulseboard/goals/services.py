@@ -459,6 +459,15 @@ def key_result_delete(*, key_result: KeyResult, actor: Actor) -> None:
         key_result.delete()
 
 
+def objectives_team_clear(*, org_id: int, team_id: str) -> int:
+    """Before team ``team_id`` is deleted: leave its objectives without a team and bump
+    their ``updated_at`` (one UPDATE), so the live Goals page redraws at its next poll.
+    Called by ``orgs/team_hooks.py`` in the deletion's transaction."""
+    return Objective.objects.filter(org_id=org_id, team_id=team_id).update(
+        team=None, updated_at=clock.now()
+    )
+
+
 def owners_clear(*, org_id: int, user_id: int, actor: Actor) -> int:
     """Leave the objectives and key results ``user_id`` owns in the org without an owner
     (they left it; registered with ``orgs/member_hooks.py`` in ``goals/apps.py``). One

@@ -1,4 +1,5 @@
-"""Django app config for KPIs; tells orgs (below) to clear a leaving member's KPI ownerships."""
+"""Django app config for KPIs; tells orgs (below) to clear a leaving member's KPI ownerships
+and, when a team is deleted, its KPIs' team (bumping ``updated_at``, ``orgs/team_hooks.py``)."""
 
 from django.apps import AppConfig
 
@@ -8,7 +9,9 @@ class IndicatorsConfig(AppConfig):
     label = "indicators"
 
     def ready(self) -> None:
-        from pulseboard.indicators.services import kpi_owner_clear
+        from pulseboard.indicators.services import kpi_owner_clear, kpis_team_clear
         from pulseboard.orgs.member_hooks import register_member_removed
+        from pulseboard.orgs.team_hooks import register_team_deleting
 
         register_member_removed(kpi_owner_clear)
+        register_team_deleting(kpis_team_clear)

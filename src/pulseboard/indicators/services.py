@@ -171,6 +171,15 @@ def kpi_owner_clear(*, org_id: int, user_id: int, actor: Actor) -> int:
     return len(kpis)
 
 
+def kpis_team_clear(*, org_id: int, team_id: str) -> int:
+    """Before team ``team_id`` is deleted: leave its KPIs without a team and bump their
+    ``updated_at`` (one UPDATE), so live boards redraw at their next poll. Called by
+    ``orgs/team_hooks.py`` in the deletion's transaction, whose event lists the KPIs."""
+    return Kpi.objects.filter(org_id=org_id, team_id=team_id).update(
+        team=None, updated_at=clock.now()
+    )
+
+
 def _assign(kpi: Kpi, spec: KpiSpec) -> None:
     """Copy a checked spec onto the row; ``published`` is left to ``_publish``."""
     for name in SPEC_FIELDS:

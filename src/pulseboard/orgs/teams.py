@@ -30,6 +30,7 @@ from pulseboard.core.errors import Conflict, NotFound, ValidationFailed
 from pulseboard.orgs.actions import OrgAction
 from pulseboard.orgs.audit_hook import audit_record
 from pulseboard.orgs.models import Membership, Organization, Team
+from pulseboard.orgs.team_hooks import team_deleting
 
 MAX_TEAM_NAME: Final = 120
 MAX_TEAM_SLUG: Final = 60
@@ -220,6 +221,8 @@ def team_delete(*, team: Team, actor: Actor) -> None:
             OrgAction.TEAM_DELETED,
             before={**team_snapshot(team), "kpi_ids": kpi_ids, "objective_ids": objective_ids},
         )
+        # KPIs and objectives lose the team with a bumped updated_at, so live boards see it.
+        team_deleting(org_id=team.org_id, team_id=team.pk)
         team.delete()
 
 
