@@ -528,3 +528,26 @@ def test_an_objective_cannot_join_another_orgs_team_or_no_team(
     refused(lambda: admin.patch(f"/objectives/{objective.pk}", {"team_id": team_id}), 422)
     objective.refresh_from_db()
     assert objective.team_id is None
+
+
+def test_objectives_filter_by_team_id_or_slug_of_the_org_only(
+    org: Organization, reader: ApiClient
+) -> None:
+    cycle = running_cycle(org)
+    growth = team_create(org=org, actor=Actor.system("test"), name="Growth")
+    platform = team_create(org=org, actor=Actor.system("test"), name="Platform")
+    grow = ObjectiveFactory(cycle=cycle, title="Grow", team=growth)
+    ObjectiveFactory(cycle=cycle, title="Stabilize", team=platform)
+    ObjectiveFactory(cycle=cycle, title="No team")
+    for key in (growth.pk, "growth"):
+        listed = reader.get("/objectives", {"team": key})
+        assert listed.status_code == 200 and [o["id"] for o in listed.json()] == [grow.pk]
+    both = reader.get("/objectives", {"team": "growth", "cycle": cycle.pk}).json()
+    assert [o["title"] for o in both] == ["Grow"]
+    assert len(reader.get("/objectives").json()) == 3
+    theirs = team_create(org=OrganizationFactory(), actor=Actor.system("test"), name="Theirs")
+    for key in (theirs.pk, "theirs", "nope", "x" * 60, "a b", "growth\x00"):
+        response = reader.get("/objectives", {"team": key})
+        assert response.status_code == 404, (key, response.status_code)
+        assert "no team" in response.json()["detail"]
+    assert reader.get("/objectives", {"team": "x" * 61}).status_code == 422

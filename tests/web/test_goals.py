@@ -19,6 +19,7 @@ from tests.factories import (
     KpiFactory,
     MembershipFactory,
     ObjectiveFactory,
+    OrganizationFactory,
 )
 
 from pulseboard.audit.models import AuditEvent
@@ -28,6 +29,7 @@ from pulseboard.goals.models import CheckIn, Cycle, KeyResult, Objective
 from pulseboard.history.services import value_record
 from pulseboard.indicators.models import Kpi
 from pulseboard.orgs.models import Membership, Organization
+from pulseboard.orgs.teams import team_create
 
 pytestmark = pytest.mark.django_db
 
@@ -430,3 +432,50 @@ def test_another_orgs_goals_and_odd_ids_are_404(admin_client: Client, name: str)
     (param,) = [p for p in ids if p.split("_id")[0].replace("_", "-") in name]
     for value in (ids[param], "no-such-thing", "bad\u00e9id"):
         assert admin_client.get(reverse(name, kwargs={param: value})).status_code == 404
+
+
+# --- the team filter (DESIGN §13) -----------------------------------------------------------
+
+
+def test_the_goals_page_filters_objectives_by_team(
+    member_client: Client, member: Membership
+) -> None:
+    org = member.org
+    quarter = running(org, name="Q-now")
+    old = CycleFactory(org=org, name="Q-old", starts_on=date(2020, 1, 1), ends_on=date(2020, 3, 31))
+    growth = team_create(org=org, actor=Actor.system("test"), name="Growth")
+    team_create(org=org, actor=Actor.system("test"), name="Platform")
+    ObjectiveFactory(cycle=quarter, title="Grow signups", team=growth)
+    ObjectiveFactory(cycle=quarter, title="Cut latency")
+    everything = page(member_client, "web:goals")
+    assert "Grow signups" in everything and "Cut latency" in everything
+    assert '<select id="goals-team" name="team">' in everything
+    assert '<option value="growth">Growth</option>' in everything
+    response = member_client.get(reverse("web:goals"), {"team": "growth"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Grow signups" in html and "Cut latency" not in html
+    assert '<option value="growth" selected>Growth</option>' in html
+    assert f"?cycle={old.pk}&amp;team=growth" in html  # other cycles keep the filter
+    by_id = member_client.get(reverse("web:goals"), {"team": growth.pk}).content.decode()
+    assert "Grow signups" in by_id and "Cut latency" not in by_id
+    platform = member_client.get(reverse("web:goals"), {"team": "platform"}).content.decode()
+    assert "No objectives of Platform in this cycle." in platform
+    # The live poll keeps the filter: its URL carries the query string.
+    assert f"{reverse('web:live-goals')}?team=growth" in html
+    poll = member_client.get(reverse("web:live-goals"), {"team": "growth"}).content.decode()
+    assert "Grow signups" in poll and "Cut latency" not in poll
+
+
+def test_the_goals_team_filter_is_404_for_another_orgs_or_an_unknown_team(
+    member_client: Client, member: Membership
+) -> None:
+    running(member.org)
+    theirs = team_create(org=OrganizationFactory(), actor=Actor.system("test"), name="Theirs")
+    for key in (theirs.pk, "theirs", "nope", "x" * 500):
+        assert member_client.get(reverse("web:goals"), {"team": key}).status_code == 404
+
+
+def test_no_team_filter_when_the_org_has_no_team(member_client: Client, member: Membership) -> None:
+    running(member.org)
+    assert 'name="team"' not in page(member_client, "web:goals")

@@ -60,6 +60,7 @@ from pulseboard.goals.services import (
     objective_update,
 )
 from pulseboard.orgs.api_auth import AdminTokenAuth, ApiPrincipal, principal, require_admin
+from pulseboard.orgs.teams import MAX_TEAM_SLUG, team_find
 
 ADMIN = AdminTokenAuth()
 WRITE_ERRORS = {**ERRORS, 409: ErrorOut}  # a cycle with objectives; a check-in on a KPI's KR
@@ -214,6 +215,11 @@ _detail_routes(
 
 class ObjectiveListQuery(Schema):
     cycle: str | None = Field(default=None, max_length=100, description="a cycle id")
+    team: str | None = Field(
+        default=None,
+        max_length=MAX_TEAM_SLUG,
+        description="only this team's objectives (team id or slug)",
+    )
 
 
 @router.get(
@@ -221,14 +227,17 @@ class ObjectiveListQuery(Schema):
     response={200: list[ObjectiveOut], **ERRORS},
     operation_id="objective_list",
     url_name="objective-list",
-    summary="Objectives with their key results, progress and status (?cycle= one cycle's)",
+    summary="Objectives with their key results, progress and status (?cycle= one cycle's, "
+    "?team=<team id or slug> one team's)",
 )
 def objective_list_endpoint(
     request: HttpRequest, filters: Query[ObjectiveListQuery]
 ) -> list[ObjectiveOut]:
     caller = principal(request)
     cycle = cycle_get(org=caller.org, cycle_id=filters.cycle) if filters.cycle else None
-    objectives = list(objective_list(org=caller.org, cycle=cycle))
+    # An unknown team (or another org's) is a 404: a mistyped slug must not read as "none".
+    team = team_find(org=caller.org, key=filters.team) if filters.team is not None else None
+    objectives = list(objective_list(org=caller.org, cycle=cycle, team=team))
     cards = objective_cards(org=caller.org, objectives=objectives, now=clock.now())
     return [ObjectiveOut.from_card(card) for card in cards]
 

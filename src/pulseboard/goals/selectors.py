@@ -39,7 +39,7 @@ from pulseboard.goals.progress import (
 from pulseboard.history.selectors import daily_averages, history_range, values_at_or_before
 from pulseboard.indicators.formatting import format_value
 from pulseboard.indicators.models import Kpi
-from pulseboard.orgs.models import Organization
+from pulseboard.orgs.models import Organization, Team
 
 # Past this many history rows in a cycle, a KPI-linked chart uses one average per day.
 RAW_POINTS_LIMIT = 1500
@@ -73,10 +73,15 @@ def objective_get(*, org: Organization, objective_id: str) -> Objective:
     return objective
 
 
-def objective_list(*, org: Organization, cycle: Cycle | None = None) -> QuerySet[Objective]:
+def objective_list(
+    *, org: Organization, cycle: Cycle | None = None, team: Team | None = None
+) -> QuerySet[Objective]:
+    """The org's objectives, oldest cycle first; ``cycle`` and ``team`` narrow the list."""
     objectives = Objective.objects.filter(org=org).select_related("cycle", "owner")
     if cycle is not None:
         objectives = objectives.filter(cycle=cycle)
+    if team is not None:
+        objectives = objectives.filter(team=team)
     return objectives.order_by("cycle__starts_on", "created_at")
 
 
@@ -311,13 +316,14 @@ def _cycle_order(board: tuple[Cycle, CycleWindow, CycleState]) -> tuple[int, flo
 
 
 def goal_board(
-    *, org: Organization, now: datetime, cycle: Cycle | None = None
+    *, org: Organization, now: datetime, cycle: Cycle | None = None, team: Team | None = None
 ) -> tuple[list[CycleBoard], list[CycleBoard]]:
     """(cycles shown in full, other cycles) for the Goals page.
 
     By default the cycles that are not closed are shown in full (active ones first,
     the soonest to end first, then upcoming ones) and closed ones are listed apart,
     newest first, without their objectives. With ``cycle`` only that one is in full.
+    With ``team`` the cycles hold only that team's objectives.
     """
     placed = sorted(
         ((c, w, w.state(now)) for c in cycle_list(org=org) for w in [window_of(org, c)]),
@@ -328,12 +334,11 @@ def goal_board(
     else:
         full = [p for p in placed if p[2] != CycleState.CLOSED]
     full_ids = {p[0].pk for p in full}
+    chosen = Objective.objects.filter(org=org, cycle__in=full_ids)
+    if team is not None:
+        chosen = chosen.filter(team=team)
     objectives = (
-        list(
-            Objective.objects.filter(org=org, cycle__in=full_ids)
-            .select_related("cycle", "owner")
-            .order_by("created_at", "id")
-        )
+        list(chosen.select_related("cycle", "owner").order_by("created_at", "id"))
         if full_ids
         else []
     )

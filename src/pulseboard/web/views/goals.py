@@ -50,7 +50,7 @@ from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_get, kpi_list
 from pulseboard.orgs.models import Membership
 from pulseboard.orgs.selectors import membership_list
-from pulseboard.orgs.teams import team_list
+from pulseboard.orgs.teams import team_find, team_list
 from pulseboard.web.access import MemberRequest, actor_of, admin_view, member_view
 from pulseboard.web.forms import add_errors
 from pulseboard.web.goal_charts import ChartPoint, percent, progress_bar, progress_chart
@@ -158,7 +158,10 @@ def goals(request: MemberRequest) -> HttpResponse:
     org = request.org
     chosen_id = request.GET.get("cycle", "")
     chosen = cycle_get(org=org, cycle_id=chosen_id) if chosen_id else None
-    shown, others = goal_board(org=org, now=clock.now(), cycle=chosen)
+    # ?team=<id or slug>: only that team's objectives (another org's team is a 404).
+    team_key = request.GET.get("team", "")
+    team = team_find(org=org, key=team_key) if team_key else None
+    shown, others = goal_board(org=org, now=clock.now(), cycle=chosen, team=team)
     is_admin = _is_admin(request)
     sections = [
         BoardSection(
@@ -170,7 +173,13 @@ def goals(request: MemberRequest) -> HttpResponse:
     return TemplateResponse(
         request,
         "web/goals.html",
-        {"sections": sections, "others": others, "chosen": chosen},
+        {
+            "sections": sections,
+            "others": others,
+            "chosen": chosen,
+            "team": team,
+            "teams": list(team_list(org=org)),
+        },
     )
 
 
