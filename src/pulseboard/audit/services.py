@@ -26,7 +26,34 @@ def audit_record(
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Insert one event; callers run inside their own transaction so both land or neither."""
-    return AuditEvent.objects.create(
+    event = audit_event_new(
+        org_id=org_id,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        before=before,
+        after=after,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def audit_event_new(
+    *,
+    org_id: int,
+    actor: Actor,
+    action: StrEnum,
+    target_type: str,
+    target_id: str,
+    target_label: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """The event ``audit_record`` would insert, unsaved: for a caller that inserts it
+    together with the rest of its write in one statement (the webhook's fast path)."""
+    return AuditEvent(
         org_id=org_id,
         actor_kind=actor.kind,
         actor_id=actor.id[:64],
@@ -74,3 +101,9 @@ def audit_record_of(
         before=before,
         after=after,
     )
+
+
+def audit_record_many(events: list[AuditEvent]) -> None:
+    """Insert events built by ``audit_event_new`` in one statement (a batch's, such as the
+    time pass's transitions); inside the caller's transaction, like ``audit_record``."""
+    AuditEvent.objects.bulk_create(events)

@@ -18,10 +18,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q, Subquery
 
 from pulseboard.audit.actions import Action
 from pulseboard.audit.services import audit_record
+from pulseboard.connectors import ingest
 from pulseboard.connectors.base import (
     BindContext,
     Binding,
@@ -43,7 +43,7 @@ from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.crypto import DecryptionFailed, cipher
 from pulseboard.core.errors import Conflict, DomainError, NotFound
-from pulseboard.history.services import value_record
+from pulseboard.history.services import check_observed_at, check_value
 from pulseboard.indicators.models import Kpi
 
 # Fields reset whenever a source starts over (new kind or new settings).
@@ -280,77 +280,39 @@ def webhook_deliver(
 ) -> DeliveryOutcome:
     """Record a verified delivery, or recognise a replay of one accepted in the last 24 h.
 
-    Raises ``ValidationFailed`` (422) for a value ``value_record`` refuses and
+    Raises ``ValidationFailed`` (422) for a value ``value_record`` would refuse and
     ``DeliveryTargetGone`` when the KPI, its webhook binding or the secret the request
-    was checked against changed meanwhile. Nothing is written in either case.
+    was checked against changed meanwhile. Nothing is written in either case. The write
+    itself is ``connectors/ingest.py``'s: one locking SELECT and one write statement.
     """
     now = clock.now()
+    number = check_value(payload.value)
+    when = check_observed_at(payload.observed_at or now, now=now)
     actor = replace(Actor.connector(WebhookConnector.kind, target.source_id), ip=ip)
-    deliveries = WebhookDelivery.objects.filter(kpi_id=target.kpi_id, webhook_id=webhook_id)
     try:
         with transaction.atomic():
-            # One round trip answers both questions of the hot path: was this id seen,
-            # and is the source still bound to the secret the request was checked with
-            # (a rotation or unbinding that committed after the check wins).
-            state = (
-                Source.objects.filter(pk=target.source_id)
-                .annotate(
-                    still_bound=ExpressionWrapper(
-                        Q(kind=WebhookConnector.kind, secret_encrypted=target.secret_encrypted),
-                        output_field=BooleanField(),
-                    ),
-                    previous_id=Subquery(deliveries.values("pk")[:1]),
-                )
-                .values_list("still_bound", "previous_id")
-                .first()
+            result = ingest.deliver(
+                target=target, webhook_id=webhook_id, number=number, when=when, now=now, actor=actor
             )
-            previous = (
-                WebhookDelivery.objects.filter(pk=state[1]).first()
-                if state is not None and state[1] is not None
-                else None
-            )
-            if previous is not None:
-                if previous.received_at >= now - REPLAY_WINDOW:
-                    return _replay(previous)
-                previous.delete()
-            if state is None or not state[0]:
-                raise DeliveryTargetGone("the webhook signature does not match")
-            try:
-                write = value_record(
-                    # value_record locks the KPI by pk and org; no need to load it first.
-                    kpi=Kpi(pk=target.kpi_id, org_id=target.org_id),
-                    value=payload.value,
-                    observed_at=payload.observed_at,
-                    source=WebhookConnector.kind,
-                    actor=actor,
-                )
-            except NotFound:
-                raise DeliveryTargetGone("the webhook signature does not match") from None
-            assert write.history is not None  # record_unchanged: every delivery is a row
-            WebhookDelivery.objects.create(
-                org_id=target.org_id,
-                kpi_id=target.kpi_id,
-                webhook_id=webhook_id,
-                received_at=now,
-                value=write.history.value,
-                observed_at=write.history.observed_at,
-                applied=write.applied,
-            )
+            if isinstance(result, ingest.Replayed):
+                return _replay(result.delivery)
             # Pruning on a sample keeps its DELETE off most deliveries; the table holds at
             # most about PRUNE_ONE_IN rows per KPI beyond the window between prunes.
             if PRUNE_ONE_IN <= 1 or secrets.randbelow(PRUNE_ONE_IN) == 0:
                 deliveries_prune(kpi_id=target.kpi_id, now=now)
+    except ingest.TargetChanged:
+        ingest.target_forget(target.kpi_id)
+        raise DeliveryTargetGone("the webhook signature does not match") from None
     except IntegrityError:
         # The same webhook-id committed by a concurrent request first (PostgreSQL).
-        previous = deliveries.first()
+        previous = WebhookDelivery.objects.filter(
+            kpi_id=target.kpi_id, webhook_id=webhook_id
+        ).first()
         if previous is None:
             raise
         return _replay(previous)
     return DeliveryOutcome(
-        replay=False,
-        applied=write.applied,
-        value=write.history.value,
-        observed_at=write.history.observed_at,
+        replay=False, applied=not result.plan.late, value=number, observed_at=when
     )
 
 

@@ -40,7 +40,7 @@ from pulseboard.indicators.evaluation import (
     shape_params,
     status_of,
 )
-from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.models import Kpi, StatusChange
 from pulseboard.indicators.reevaluation import (
     REEVALUATE_FIELDS,
     kpi_reevaluate,
@@ -49,7 +49,7 @@ from pulseboard.indicators.reevaluation import (
 from pulseboard.indicators.shapes import BaselineMode, Shape
 from pulseboard.indicators.sparkline import WINDOW_DAYS, add_point, from_daily_averages
 from pulseboard.indicators.status import Status, StatusCause, evaluate
-from pulseboard.indicators.status_changes import STATUS_FIELDS, status_apply
+from pulseboard.indicators.status_changes import STATUS_FIELDS, status_apply, status_transition
 from pulseboard.indicators.targets import Schedule, params_over_time
 
 # Clocks disagree a little; further ahead than this is a sender's bug, not skew.
@@ -91,6 +91,78 @@ def check_observed_at(when: datetime, *, now: datetime) -> datetime:
     return when
 
 
+# The KPI columns a value write sets (``Kpi.save`` adds ``updated_at``).
+VALUE_FIELDS: Final = ("current_value", "observed_at", *STATUS_FIELDS, "reevaluate_at", "sparkline")
+
+
+@dataclass(frozen=True)
+class ValuePlan:
+    """One value write worked out on the locked KPI, nothing saved yet.
+
+    ``kpi`` carries its new ``VALUE_FIELDS`` in memory; the rows are unsaved. ``value_record``
+    saves them one by one; the webhook's fast path (``connectors/ingest.py``) inserts them
+    in one statement. Either way the same Python decides status, rollup and audit.
+    """
+
+    kpi: Kpi
+    history: KpiHistory
+    status_change: StatusChange | None
+    audit: dict[str, Any]  # the keyword arguments of audit_record / audit_event_new
+    late: bool  # older than the current value: history only
+
+
+def value_plan(
+    locked: Kpi,
+    *,
+    number: float,
+    when: datetime,
+    now: datetime,
+    source: str,
+    actor: Actor,
+    schedule: Schedule | None = None,
+) -> ValuePlan:
+    """What recording ``number`` observed at ``when`` changes; ``locked`` must be row-locked.
+
+    One query at most (a rolling baseline, or the schedule when ``schedule`` is None).
+    """
+    late = locked.observed_at is not None and when < locked.observed_at
+    status = status_of(locked, number, when, schedule=schedule)
+    previous = locked.current_value
+    history = KpiHistory(
+        org_id=locked.org_id,
+        kpi=locked,
+        value=number,
+        observed_at=when,
+        recorded_at=now,
+        status=status,
+        source=source,
+    )
+    locked.sparkline = add_point(locked.sparkline, when.astimezone(UTC).date(), number)
+    change = None
+    if not late:
+        locked.current_value = number
+        locked.observed_at = when
+        change = status_transition(locked, status, at=min(when, now), cause=StatusCause.VALUE)
+    reevaluate_at_after_write(locked, row_at=when, now=now)
+    audit: dict[str, Any] = dict(
+        org_id=locked.org_id,
+        actor=actor,
+        action=Action.VALUE_RECORDED,
+        target_type="kpi",
+        target_id=locked.pk,
+        target_label=locked.title,
+        before={"value": previous},
+        after={
+            "value": number,
+            "observed_at": when.isoformat(),
+            "source": source,
+            "status": status,
+            "late": late,
+        },
+    )
+    return ValuePlan(kpi=locked, history=history, status_change=change, audit=audit, late=late)
+
+
 def value_record(
     *,
     kpi: Kpi,
@@ -130,49 +202,15 @@ def value_record(
             reevaluate_at_after_write(locked, row_at=None, now=now)
             locked.save(update_fields=["observed_at", "reevaluate_at"])
             return ValueWrite(kpi=locked, history=None, applied=True, changed=False)
-        status = status_of(locked, number, when, schedule=schedule)
-        previous = locked.current_value
-        history = KpiHistory.objects.create(
-            org_id=locked.org_id,
-            kpi=locked,
-            value=number,
-            observed_at=when,
-            recorded_at=now,
-            status=status,
-            source=source,
+        plan = value_plan(
+            locked, number=number, when=when, now=now, source=source, actor=actor, schedule=schedule
         )
-        locked.sparkline = add_point(locked.sparkline, when.astimezone(UTC).date(), number)
-        if not late:
-            locked.current_value = number
-            locked.observed_at = when
-            status_apply(locked, status, at=min(when, now), cause=StatusCause.VALUE)
-        reevaluate_at_after_write(locked, row_at=when, now=now)
-        locked.save(
-            update_fields=[
-                "current_value",
-                "observed_at",
-                *STATUS_FIELDS,
-                "reevaluate_at",
-                "sparkline",
-            ]
-        )
-        audit_record(
-            org_id=locked.org_id,
-            actor=actor,
-            action=Action.VALUE_RECORDED,
-            target_type="kpi",
-            target_id=locked.pk,
-            target_label=locked.title,
-            before={"value": previous},
-            after={
-                "value": number,
-                "observed_at": when.isoformat(),
-                "source": source,
-                "status": status,
-                "late": late,
-            },
-        )
-    return ValueWrite(kpi=locked, history=history, applied=not late, changed=True)
+        plan.history.save(force_insert=True)
+        if plan.status_change is not None:
+            plan.status_change.save(force_insert=True)
+        locked.save(update_fields=list(VALUE_FIELDS))
+        audit_record(**plan.audit)
+    return ValueWrite(kpi=locked, history=plan.history, applied=not plan.late, changed=True)
 
 
 def history_backfill(
