@@ -196,3 +196,31 @@ def _feed_kpi(api: httpx.Client, process: subprocess.Popen[bytes], log: Path) ->
         items = items["items"] if isinstance(items, dict) else items
         return next(k for k in items if k["title"] == demo.FEED_KPI)
     raise AssertionError("serve did not answer:\n" + log.read_text())
+
+
+@pytest.mark.django_db
+def test_the_feed_target_is_the_webhook_kpi_with_its_own_secret_and_none_without_the_demo() -> None:
+    assert demo.demo_feed_target(base_url="http://127.0.0.1:8000") is None
+    assert demo.demo_create(now=timezone.now())
+    target = demo.demo_feed_target(base_url="http://127.0.0.1:8000")
+    assert target is not None
+    kpi = Kpi.objects.get(org__name=demo.DEMO_ORG, title=demo.FEED_KPI)
+    assert target.url == f"http://127.0.0.1:8000/hooks/kpis/{kpi.pk}"
+    assert target.secret.startswith("whsec_") and target.secret.endswith(kpi.source.secret_hint)
+    assert target.value == kpi.current_value
+
+
+def test_the_feed_hooks_keep_the_servers_own_hooks_and_start_and_stop_the_feed() -> None:
+    calls: list[str] = []
+    feed = demo.DemoFeed(
+        demo.FeedTarget(url="http://127.0.0.1:9/hooks/kpis/x", secret="whsec_eA==", value=200),
+        interval=3600,
+    )
+    hooks = demo.demo_feed_hooks(
+        {"when_ready": lambda server: calls.append("ready"), "post_fork": print}, feed
+    )
+    assert hooks["post_fork"] is print
+    hooks["when_ready"](None)
+    assert calls == ["ready"] and feed.running
+    hooks["on_exit"](None)
+    assert not feed.running and feed.sent == 0

@@ -581,6 +581,10 @@ class DemoFeed:
         self._thread: threading.Thread | None = None
         self.sent = 0
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="pulseboard-demo-feed", daemon=True)
         self._thread.start()
@@ -599,7 +603,9 @@ class DemoFeed:
                 )
             except PushFailed as exc:
                 failures += 1
-                if failures in (1, 10, 100):  # said, not repeated every few seconds
+                # One refused post is a restart or the server stopping; a lasting failure
+                # is said, and not again every few seconds.
+                if failures in (2, 10, 100):
                     logger.warning("demo feed: %s", exc.message)
                 continue
             failures = 0
