@@ -12,17 +12,24 @@ on one database:
   same batches (what a pass cannot do with less).
 
 Figures are printed (and written as JSON); nothing is asserted but that every KPI was
-judged.
+judged. ``--profile`` runs one more first pass and one more repeat pass (on a fresh set
+of due KPIs) with every SQL statement timed through ``connection.execute_wrapper`` and
+prints the statements grouped by kind and table: how many, and how long they took.
 
     python bench/reevaluate_pass.py --db postgresql --kpis 10000
+    python bench/reevaluate_pass.py --db sqlite --kpis 10000 --profile
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -134,6 +141,65 @@ def bare_select(count: int) -> float:
     return time.perf_counter() - started
 
 
+_TABLE = re.compile(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
+
+
+def statement_kind(sql: str) -> str:
+    """``SELECT indicators_kpi``, ``INSERT audit_auditevent``, …: verb and first table."""
+    verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
+    table = _TABLE.search(sql)
+    return f"{verb} {table.group(1) if table else ''}".strip()
+
+
+@contextmanager
+def statements_timed() -> Iterator[dict[str, list[float]]]:
+    """Every statement run on the default connection meanwhile: kind -> [seconds, …]."""
+    from django.db import connection
+
+    seen: dict[str, list[float]] = defaultdict(list)
+
+    def wrapper(
+        execute: Callable[..., object], sql: str, params: object, many: bool, context: object
+    ) -> object:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            seen[statement_kind(sql)].append(time.perf_counter() - started)
+
+    with connection.execute_wrapper(wrapper):
+        yield seen
+
+
+def print_profile(title: str, seconds: float, seen: dict[str, list[float]]) -> None:
+    total_sql = sum(sum(times) for times in seen.values())
+    rows = [
+        [kind, len(times), f"{sum(times):.2f}", f"{1000 * sum(times) / len(times):.2f}"]
+        for kind, times in sorted(seen.items(), key=lambda item: -sum(item[1]))
+    ]
+    rows.append(["(Python outside SQL)", "", f"{seconds - total_sql:.2f}", ""])
+    print_table(
+        f"{title}: {seconds:.2f} s, {sum(len(t) for t in seen.values()):,} statements",
+        ["statement", "count", "seconds", "ms each"],
+        rows,
+    )
+
+
+def profiled_passes(count: int) -> None:
+    """A first pass over freshly due KPIs (back to green) and a repeat pass, statements timed."""
+    from pulseboard.indicators.models import Kpi
+
+    Kpi.objects.update(status="green", status_since=NOW - 30 * DAY)
+    make_due()
+    with statements_timed() as seen:
+        seconds, _ = timed_pass()
+    print_profile(f"Profile: first pass over {count:,} KPIs", seconds, seen)
+    make_due()
+    with statements_timed() as seen:
+        seconds, _ = timed_pass()
+    print_profile(f"Profile: repeat pass over {count:,} KPIs", seconds, seen)
+
+
 def make_due() -> None:
     from pulseboard.indicators.models import Kpi
 
@@ -152,6 +218,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         seconds, outcome = timed_pass()
         repeats.append(seconds)
     bare = [bare_select(args.kpis) for _ in range(args.repeat)]
+    if args.profile:
+        profiled_passes(args.kpis)
     from django.db import connection
 
     connection.close()
@@ -176,6 +244,9 @@ def main() -> None:
     parser.add_argument("--kpis", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3, help="repeat passes to time")
     parser.add_argument("--json", help="write the figures as JSON to this file")
+    parser.add_argument(
+        "--profile", action="store_true", help="then time every statement of two more passes"
+    )
     args = parser.parse_args()
     out = run(args)
     kpis = int(out["kpis"])  # type: ignore[call-overload]

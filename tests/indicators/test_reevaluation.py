@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import connection
-from tests.factories import KpiFactory
+from django.test.utils import CaptureQueriesContext
+from tests.factories import KpiFactory, OrganizationFactory
 
 from pulseboard.audit.models import AuditEvent
 from pulseboard.core.actors import Actor
@@ -172,6 +173,58 @@ def test_a_pass_takes_at_most_its_limit_and_the_whole_pass_takes_all(clock: Any)
     assert reevaluate_due(now=later, limit=2).claimed == 2
     assert reevaluate_all_due(now=later, batch=2) == PassOutcome(claimed=3, changed=0, touched=3)
     assert not Kpi.objects.filter(reevaluate_at__isnull=False).exists()
+
+
+def due_batch(per_org: int) -> list[Kpi]:
+    """In each of two orgs, ``per_org`` rolling trends (red at NOW + 1 d) and ``per_org``
+    KPIs whose value turns stale an hour after NOW; made at NOW."""
+    kpis = []
+    for _ in range(2):
+        org = OrganizationFactory()
+        for _ in range(per_org):
+            kpis.append(rolling_kpi(org=org))
+            stale = KpiFactory(org=org, expected_every="1h")
+            value_record(kpi=stale, value=12, observed_at=None, source="api", actor=ACTOR)
+            kpis.append(stale)
+    return kpis
+
+
+@pytest.mark.django_db
+def test_a_batch_costs_the_same_statements_however_many_kpis_it_holds(clock: Any) -> None:
+    due = NOW + DAY + timedelta(seconds=20)
+    counts = []
+    for per_org in (1, 4):
+        clock.move_to(NOW)
+        kpis = due_batch(per_org)
+        clock.move_to(due)
+        with CaptureQueriesContext(connection) as queries:
+            outcome = reevaluate_due(now=due, limit=100)
+        counts.append(len(queries))
+        assert outcome == PassOutcome(claimed=4 * per_org, changed=2 * per_org, touched=4 * per_org)
+        for kpi in kpis:
+            kpi.refresh_from_db()
+            if kpi.shape == "trend":
+                assert (kpi.status, kpi.status_since, kpi.updated_at) == ("red", due, due)
+                assert causes(kpi)[-1] == ("green", "red", due, "time")
+                assert kpi.reevaluate_at == NOW + 6 * DAY
+            else:
+                assert (kpi.status, kpi.updated_at, kpi.reevaluate_at) == ("green", due, None)
+    # Claim, targets per org, baselines per org and period, three writes: 1 KPI or 4 alike.
+    assert counts[0] == counts[1]
+    assert AuditEvent.objects.filter(action="kpi.status_changed").count() == 2 + 8
+
+
+@pytest.mark.django_db
+def test_a_pass_leaves_updated_at_of_a_kpi_it_did_not_change(clock: Any) -> None:
+    kpi = rolling_kpi(expected_every="30d")
+    kpi.reevaluate_at = NOW - HOUR  # due, though neither status nor staleness moves
+    kpi.save(update_fields=["reevaluate_at"])
+    kpi.refresh_from_db()
+    before = kpi.updated_at
+    clock.move_to(NOW + HOUR)
+    assert reevaluate_due(now=NOW + HOUR) == PassOutcome(claimed=1, changed=0, touched=0)
+    kpi.refresh_from_db()
+    assert (kpi.status, kpi.updated_at, kpi.reevaluate_at) == ("green", before, NOW + DAY)
 
 
 @pytest.mark.django_db(transaction=True)

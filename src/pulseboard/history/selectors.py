@@ -13,6 +13,7 @@ from pulseboard.core.api_input import is_object_id
 from pulseboard.core.errors import NotFound
 from pulseboard.history.models import KpiHistory
 from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.past_values import BaselineRead
 
 
 def value_at_or_before(*, org_id: int, kpi_id: str, when: datetime) -> float | None:
@@ -55,6 +56,36 @@ def values_at_or_before(*, org_id: int, kpi_ids: Iterable[str], when: datetime) 
         .values_list("pk", "previous")
     )
     return {kpi_id: value for kpi_id, value in rows if value is not None}
+
+
+def baselines_at(*, org_id: int, kpi_ids: Iterable[str], when: datetime) -> dict[str, BaselineRead]:
+    """For each KPI of ``org_id``: its newest value at or before ``when`` and the
+    ``observed_at`` of its first row after ``when``, in one query.
+
+    What a rolling baseline ``period`` back from ``now`` needs (``when = now - period``):
+    the baseline itself and the moment it next moves. Two correlated ``LIMIT 1``
+    subqueries from the KPI table, each one probe of the (kpi, observed_at) index.
+    Every id of the org gets an entry (``BaselineRead(None, None)`` with no history).
+    """
+    ids = list(dict.fromkeys(kpi_ids))
+    if not ids:
+        return {}
+    latest = (
+        KpiHistory.objects.filter(kpi_id=OuterRef("pk"), observed_at__lte=when)
+        .order_by("-observed_at", "-id")
+        .values("value")[:1]
+    )
+    following = (
+        KpiHistory.objects.filter(kpi_id=OuterRef("pk"), observed_at__gt=when)
+        .order_by("observed_at")
+        .values("observed_at")[:1]
+    )
+    rows = (
+        Kpi.objects.filter(org_id=org_id, pk__in=ids)
+        .annotate(previous=Subquery(latest), following=Subquery(following))
+        .values_list("pk", "previous", "following")
+    )
+    return {kpi_id: BaselineRead(value, moves) for kpi_id, value, moves in rows}
 
 
 def history_range(

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from enum import Enum
+from typing import Final, Literal
 
 from pulseboard.indicators.durations import DurationError, parse_duration
 from pulseboard.indicators.models import Kpi, TargetEntry
@@ -92,13 +94,31 @@ def effective_baseline(kpi: Kpi, at: datetime) -> float | None:
     return reader().value_at_or_before(kpi_id=kpi.pk, org_id=kpi.org_id, when=at - period)
 
 
+class Unread(Enum):
+    UNREAD = "unread"
+
+
+UNREAD: Final = Unread.UNREAD
+
+
 def status_of(
-    kpi: Kpi, value: float | None, at: datetime, *, schedule: Schedule | None = None
+    kpi: Kpi,
+    value: float | None,
+    at: datetime,
+    *,
+    schedule: Schedule | None = None,
+    baseline: float | Literal[Unread.UNREAD] | None = UNREAD,
 ) -> Status:
     """The status of ``value`` observed at ``at``, by the targets in force at ``at``.
 
-    ``schedule`` is the KPI's (from ``schedules_for``); None loads it (one query)."""
+    ``schedule`` is the KPI's (from ``schedules_for``); None loads it (one query).
+    ``baseline`` is a rolling trend's baseline at ``at`` when the caller has read it
+    already (the time pass reads a batch's at once); ``UNREAD`` reads it (one query)."""
     params = params_at(kpi, at, schedule)
     rolling = kpi.shape == Shape.TREND and kpi.baseline_mode == BaselineMode.PRIOR_PERIOD
-    # A fixed baseline comes from the parameters in force (it may be scheduled).
-    return evaluate(params, value, baseline=effective_baseline(kpi, at) if rolling else None)
+    if not rolling:
+        # A fixed baseline comes from the parameters in force (it may be scheduled).
+        return evaluate(params, value, baseline=None)
+    if baseline is UNREAD:
+        baseline = effective_baseline(kpi, at)
+    return evaluate(params, value, baseline=baseline)

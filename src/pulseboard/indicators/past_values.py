@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
+
+
+class BaselineRead(NamedTuple):
+    """What a rolling baseline needs at one instant ``when`` (``now - period``)."""
+
+    value: float | None  # the newest history value observed at or before ``when``
+    next_observed_at: datetime | None  # the first history row observed after ``when``
 
 
 class PastValuesReader(Protocol):
@@ -23,6 +30,14 @@ class PastValuesReader(Protocol):
         self, *, org_id: int, kpi_ids: Iterable[str], when: datetime
     ) -> dict[str, float]:
         """The same for many KPIs at once (KPIs without such a value are left out)."""
+        ...
+
+    def baselines_at(
+        self, *, org_id: int, kpi_ids: Iterable[str], when: datetime
+    ) -> dict[str, BaselineRead]:
+        """Both reads of a rolling baseline for many KPIs of one org in one query: the
+        value at or before ``when`` and the first row after it (when the baseline moves
+        next); every id of the org gets an entry."""
         ...
 
     def first_observed_after(self, *, org_id: int, kpi_id: str, after: datetime) -> datetime | None:

@@ -17,26 +17,36 @@ moments depend on and keeps the column right:
   with ``evaluation.status_of(kpi, current_value, now)``, records transitions (cause
   ``config`` when a scheduled target came into force, else ``time``; each audited),
   bumps ``updated_at`` when the status or the stale mark changed (live pages key their
-  ETag on it) and sets the next moment, all in one transaction.
+  ETag on it) and sets the next moment, all in one transaction. A batch costs a bounded
+  number of statements, not a few per KPI: targets read per organization, rolling
+  baselines per organization and period (``rolling_reads``), transitions, audit events
+  and the rows written with one statement each (docs/performance.md).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Literal
 
-from django.db import transaction
-from django.db.models import Min
+from django.db import connection, transaction
 
 from pulseboard.audit.actions import Action
-from pulseboard.audit.services import audit_record
+from pulseboard.audit.models import AuditEvent
+from pulseboard.audit.services import audit_event_new, audit_record_many
 from pulseboard.core.actors import Actor
 from pulseboard.indicators.durations import DurationError, parse_duration
-from pulseboard.indicators.evaluation import schedules_for, status_of
-from pulseboard.indicators.models import Kpi, StatusChange, TargetEntry
-from pulseboard.indicators.past_values import reader
+from pulseboard.indicators.evaluation import (
+    UNREAD,
+    Unread,
+    schedule_of,
+    schedules_for,
+    status_of,
+)
+from pulseboard.indicators.models import Kpi, StatusChange
+from pulseboard.indicators.past_values import BaselineRead, reader
 from pulseboard.indicators.shapes import BaselineMode, Shape
 from pulseboard.indicators.status import StatusCause
 from pulseboard.indicators.status_changes import status_apply, status_transition
@@ -93,44 +103,64 @@ def reevaluate_at_after_write(kpi: Kpi, *, row_at: datetime | None, now: datetim
     kpi.reevaluate_at = earliest((kpi.reevaluate_at, moment, backdated))
 
 
-def next_moment(kpi: Kpi, *, now: datetime, next_target_from: datetime | None) -> datetime | None:
-    """The exact next moment after ``now`` (one history query for a rolling trend)."""
-    period = rolling_period(kpi)
+def rolling_reads(kpis: Iterable[Kpi], *, now: datetime) -> dict[str, BaselineRead]:
+    """The rolling baselines of ``kpis`` at ``now`` and when each next moves.
+
+    One query per organization and distinct baseline period (``baselines_at``), however
+    many KPIs share them; KPIs that are not rolling trends get no entry.
+    """
+    groups: dict[tuple[int, timedelta], list[str]] = defaultdict(list)
+    for kpi in kpis:
+        period = rolling_period(kpi)
+        if period is not None:
+            groups[(kpi.org_id, period)].append(kpi.pk)
+    reads: dict[str, BaselineRead] = {}
+    for (org_id, period), kpi_ids in groups.items():
+        try:
+            when = now - period
+        except OverflowError:  # a period reaching before year 1: no baseline, no moment
+            reads.update(dict.fromkeys(kpi_ids, BaselineRead(None, None)))
+            continue
+        reads.update(reader().baselines_at(org_id=org_id, kpi_ids=kpi_ids, when=when))
+    return reads
+
+
+def next_moment(
+    kpi: Kpi, *, now: datetime, next_target_from: datetime | None, read: BaselineRead | None
+) -> datetime | None:
+    """The exact next moment after ``now``; ``read`` is the KPI's ``rolling_reads`` entry."""
     next_row_at = None
-    if period is not None and kpi.current_value is not None:
-        next_row_at = reader().first_observed_after(
-            org_id=kpi.org_id, kpi_id=kpi.pk, after=now - period
-        )
+    if read is not None and kpi.current_value is not None:
+        next_row_at = read.next_observed_at
     return next_reevaluation(
         now=now,
         observed_at=kpi.observed_at,
         expected_every=expected_every(kpi),
-        baseline_period=period,
+        baseline_period=rolling_period(kpi),
         next_row_at=next_row_at,
         next_target_from=next_target_from,
     )
 
 
-def _next_targets(kpi_ids: list[str], now: datetime) -> dict[str, datetime]:
-    rows = (
-        TargetEntry.objects.filter(kpi_id__in=kpi_ids, effective_from__gt=now)
-        .values("kpi_id")
-        .annotate(first=Min("effective_from"))
-        .values_list("kpi_id", "first")
-    )
-    return dict(rows)
+def _baseline(read: BaselineRead | None) -> float | Literal[Unread.UNREAD] | None:
+    # A rolling trend always has a read (None value: no history that far back); the
+    # baseline of any other KPI is not read at all (status_of ignores it).
+    return read.value if read is not None else UNREAD
 
 
 def kpi_reevaluate(kpi: Kpi, *, now: datetime, cause: StatusCause) -> bool:
     """Judge ``kpi``'s current value at ``now`` and set its next moment; True if status changed.
 
     Sets ``status``, ``status_since`` and ``reevaluate_at`` in memory (``REEVALUATE_FIELDS``)
-    and writes the ``StatusChange``; the caller saves the row in its transaction.
+    and writes the ``StatusChange``; the caller saves the row in its transaction. Two
+    queries at most: the KPI's scheduled targets and, for a rolling trend, its baseline.
     """
-    changed = status_apply(kpi, status_of(kpi, kpi.current_value, now), at=now, cause=cause)
-    kpi.reevaluate_at = next_moment(
-        kpi, now=now, next_target_from=_next_targets([kpi.pk], now).get(kpi.pk)
-    )
+    schedule = schedule_of(kpi)
+    read = rolling_reads([kpi], now=now).get(kpi.pk)
+    status = status_of(kpi, kpi.current_value, now, schedule=schedule, baseline=_baseline(read))
+    changed = status_apply(kpi, status, at=now, cause=cause)
+    upcoming = earliest((entry.effective_from for entry in schedule.entries), after=now)
+    kpi.reevaluate_at = next_moment(kpi, now=now, next_target_from=upcoming, read=read)
     return changed
 
 
@@ -155,7 +185,13 @@ class PassOutcome:
 
 
 def reevaluate_due(*, now: datetime, limit: int = DEFAULT_BATCH) -> PassOutcome:
-    """One batch of the time pass: up to ``limit`` due KPIs judged at ``now``, one transaction."""
+    """One batch of the time pass: up to ``limit`` due KPIs judged at ``now``, one transaction.
+
+    A bounded number of statements whatever ``limit`` is: the claim, the scheduled
+    targets (one query per organization), the rolling baselines (one per organization
+    and baseline period), then one insert of the transitions, one of their audit events
+    and one update of the claimed rows.
+    """
     if limit <= 0:
         return PassOutcome(0, 0, 0)
     with transaction.atomic():
@@ -176,7 +212,9 @@ def reevaluate_due(*, now: datetime, limit: int = DEFAULT_BATCH) -> PassOutcome:
         schedules: dict[str, Schedule] = {}
         for org_id, kpi_ids in by_org.items():
             schedules.update(schedules_for(org_id=org_id, kpi_ids=kpi_ids))
+        reads = rolling_reads(kpis, now=now)
         changes: list[StatusChange] = []
+        events: list[AuditEvent] = []
         touched = 0
         for kpi in kpis:
             due = kpi.reevaluate_at
@@ -186,31 +224,72 @@ def reevaluate_due(*, now: datetime, limit: int = DEFAULT_BATCH) -> PassOutcome:
             target = any(came_due(start, since=due, now=now) for start in starts)
             cause = StatusCause.CONFIG if target else StatusCause.TIME
             before = kpi.status
-            status = status_of(kpi, kpi.current_value, now, schedule=schedule)
+            read = reads.get(kpi.pk)
+            status = status_of(
+                kpi, kpi.current_value, now, schedule=schedule, baseline=_baseline(read)
+            )
             change = status_transition(kpi, status, at=now, cause=cause)
             stale_turned = came_due(
                 stale_from(kpi.observed_at, expected_every(kpi)), since=due, now=now
             )
             if change is not None:
                 changes.append(change)
-                audit_record(
-                    org_id=kpi.org_id,
-                    actor=PASS_ACTOR,
-                    action=Action.KPI_STATUS_CHANGED,
-                    target_type="kpi",
-                    target_id=kpi.pk,
-                    target_label=kpi.title,
-                    before={"status": before},
-                    after={"status": kpi.status, "cause": cause.value},
+                events.append(
+                    audit_event_new(
+                        org_id=kpi.org_id,
+                        actor=PASS_ACTOR,
+                        action=Action.KPI_STATUS_CHANGED,
+                        target_type="kpi",
+                        target_id=kpi.pk,
+                        target_label=kpi.title,
+                        before={"status": before},
+                        after={"status": kpi.status, "cause": cause.value},
+                    )
                 )
             if change is not None or stale_turned:
                 kpi.updated_at = now
                 touched += 1
             upcoming = earliest(starts, after=now)
-            kpi.reevaluate_at = next_moment(kpi, now=now, next_target_from=upcoming)
+            kpi.reevaluate_at = next_moment(kpi, now=now, next_target_from=upcoming, read=read)
         StatusChange.objects.bulk_create(changes)
-        Kpi.objects.bulk_update(kpis, [*REEVALUATE_FIELDS, "updated_at"])
+        audit_record_many(events)
+        _write_back(kpis)
     return PassOutcome(claimed=len(kpis), changed=len(changes), touched=touched)
+
+
+def _write_back(kpis: list[Kpi]) -> None:
+    """Save ``status``, ``status_since``, ``reevaluate_at`` and ``updated_at`` of ``kpis``
+    in one ``UPDATE … FROM (VALUES …)`` (PostgreSQL, SQLite 3.33+).
+
+    ``bulk_update`` would do the same with a ``CASE`` per column, whose building in
+    Python cost more than all the pass's SQL (docs/performance.md). ``updated_at`` is
+    written as it stands in memory: moved by the pass only when the status or the stale
+    mark changed (``auto_now`` does not apply here).
+    """
+    ops = connection.ops
+    qn = ops.quote_name
+    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
+    params: list[str | datetime | None] = []
+    for kpi in kpis:
+        params += [
+            kpi.pk,
+            kpi.status,
+            ops.adapt_datetimefield_value(kpi.status_since),
+            ops.adapt_datetimefield_value(kpi.reevaluate_at),
+            ops.adapt_datetimefield_value(kpi.updated_at),
+        ]
+    # The first row's casts type the columns on PostgreSQL (a column of NULLs is text).
+    first = f"(%s, %s, %s{cast}, %s{cast}, %s{cast})"
+    rows = ", ".join([first, *["(%s, %s, %s, %s, %s)"] * (len(kpis) - 1)])
+    table = qn(Kpi._meta.db_table)
+    columns = ("status", "status_since", "reevaluate_at", "updated_at")
+    sets = ", ".join(f"{qn(column)} = v.{qn(column)}" for column in columns)
+    names = ", ".join(qn(column) for column in ("id", *columns))
+    # Only quoted names and placeholders are formatted in; every value is a parameter.
+    where = f"{table}.{qn('id')} = v.{qn('id')}"
+    sql = f"WITH v ({names}) AS (VALUES {rows}) UPDATE {table} SET {sets} FROM v WHERE {where}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def reevaluate_all_due(*, now: datetime, batch: int = DEFAULT_BATCH) -> PassOutcome:
