@@ -88,7 +88,15 @@ def _web_routes() -> list[tuple[str, str]]:
     return routes
 
 
-ROUTES = [(name, route) for name, route in _web_routes() if name not in NOT_PAGES]
+# Pages with more than one look: each look is checked (the TV board's themes; dark is its
+# default). A variant is the query string added to the page's URL.
+VARIANTS: dict[str, list[str]] = {"tv": ["?theme=light"], "share-board": ["?theme=light"]}
+ROUTES = [
+    (name, route, query)
+    for name, route in _web_routes()
+    if name not in NOT_PAGES
+    for query in ["", *VARIANTS.get(name, [])]
+]
 
 
 @dataclass
@@ -249,12 +257,14 @@ def _is_anonymous(name: str, route: str) -> bool:
     return name in ANONYMOUS or route.startswith("s/")
 
 
-@pytest.mark.parametrize(("name", "route"), ROUTES, ids=[name for name, _ in ROUTES])
+@pytest.mark.parametrize(
+    ("name", "route", "query"), ROUTES, ids=[name + query for name, _, query in ROUTES]
+)
 def test_page_has_no_axe_violations(
-    name: str, route: str, site: Site, signed_in: Page, anonymous: Page, axe_source: str
+    name: str, route: str, query: str, site: Site, signed_in: Page, anonymous: Page, axe_source: str
 ) -> None:
     page = anonymous if _is_anonymous(name, route) else signed_in
-    url = site.base + _path_for(site, name, route)
+    url = site.base + _path_for(site, name, route) + query
     # Probed first with the page's own cookies: Chromium shows an empty 405 as an error page.
     probe = page.request.get(url)
     if probe.status == 405:
