@@ -253,6 +253,7 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     # result has no owner, so its member gets 403); admins write.
     "web:goals": {"GET": WEB_MEMBER},
     "web:tree": {"GET": WEB_MEMBER},
+    "web:live-tree": {"GET": LIVE_POLL},
     "web:objective-detail": {"GET": WEB_MEMBER_OBJECT},
     "web:key-result-detail": {"GET": WEB_MEMBER_OBJECT},
     "web:key-result-check-in": {

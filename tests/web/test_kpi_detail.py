@@ -258,6 +258,18 @@ def test_the_kpi_tree_links_parent_and_published_drivers(
     assert "Drives:" in child and "Revenue" in child
 
 
+def test_the_detail_page_links_to_the_tree_only_when_the_kpi_is_in_one(
+    member_client: Client, member: Membership
+) -> None:
+    revenue = KpiFactory(org=member.org, title="Revenue")
+    leads = KpiFactory(org=member.org, title="Leads", parent=revenue)
+    alone = KpiFactory(org=member.org, title="Alone")
+    link = "See it in the KPI tree"
+    for kpi in (revenue, leads):  # drivers, or a parent
+        assert f'href="{reverse("web:tree")}#node-{kpi.pk}">{link}</a>' in page(member_client, kpi)
+    assert link not in page(member_client, alone)
+
+
 def test_admins_see_the_source_status_and_last_error_members_do_not(
     admin_client: Client, member_client: Client, uptime: Kpi
 ) -> None:

@@ -4,6 +4,7 @@ checked in a real browser in test_browser_tree.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from html.parser import HTMLParser
 from typing import Any
 
@@ -18,6 +19,7 @@ from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.history.services import value_record
 from pulseboard.indicators.models import Kpi
+from pulseboard.indicators.services import kpi_spec, kpi_update
 from pulseboard.orgs.models import Membership
 
 pytestmark = pytest.mark.django_db
@@ -207,3 +209,47 @@ def test_a_fixed_number_of_queries_whatever_the_number_of_kpis(
     with django_assert_num_queries(counted[3]):
         client.get(TREE)  # the 30 KPIs again, through pytest-django's own counter
     assert counted[30] == counted[3]
+
+
+# --- live like Home (DESIGN §12) -----------------------------------------------------------
+
+
+def test_the_tree_is_a_live_page_whose_poll_redraws_only_when_something_changed(
+    member_client: Client, member: Membership
+) -> None:
+    org = member.org
+    revenue = KpiFactory(org=org, title="Revenue")
+    signups = KpiFactory(org=org, title="Signups")
+    html = member_client.get(TREE).content.decode()
+    live = reverse("web:live-tree")
+    assert 'id="live-board"' in html and f'hx-get="{live}"' in html
+
+    first = member_client.get(live)
+    assert first.status_code == 200 and first["ETag"]
+    body = first.content.decode()
+    assert "<html" not in body and 'id="live-board"' in body and "Outside any tree" in body
+    assert member_client.get(live, headers={"If-None-Match": first["ETag"]}).status_code == 304
+
+    # A KPI that starts driving another moves updated_at: the next poll redraws the tree.
+    spec = replace(kpi_spec(signups), parent_id=revenue.pk)
+    kpi_update(kpi=signups, actor=Actor.for_user(member.user), spec=spec)
+    changed = member_client.get(live, headers={"If-None-Match": first["ETag"]})
+    assert changed.status_code == 200 and changed["ETag"] != first["ETag"]
+    parsed = Outline()
+    parsed.feed(changed.content.decode())
+    assert parsed.trees == [("Revenue", ["Signups"])]
+
+    record(revenue, 12)
+    assert member_client.get(live, headers={"If-None-Match": changed["ETag"]}).status_code == 200
+
+
+def test_a_poll_of_the_tree_only_reads_the_members_org_and_needs_a_session(
+    member_client: Client, member: Membership, client: Client
+) -> None:
+    KpiFactory(org=member.org, title="Ours")
+    KpiFactory(org=OrganizationFactory(), title="Theirs")
+    live = reverse("web:live-tree")
+    body = member_client.get(live).content.decode()
+    assert "Ours" in body and "Theirs" not in body
+    signed_out = client.get(live)
+    assert signed_out.status_code == 401 and signed_out["HX-Refresh"] == "true"

@@ -5,6 +5,10 @@ Every published KPI of the member's org, arranged by ``indicators/tree.py``'s
 Each node is a ``Tile`` (``web/tiles.py``, without sparkline), so its status
 words, icon and formatted value read as on Home, in the same fixed number of
 queries whatever the number of KPIs.
+
+The page is live like Home (``web/live.py``): its board is polled with the org
+board's change stamp (every KPI write, a new ``parent`` included, moves
+``updated_at``), and the ``/live/tree/`` route answers 304 or just the board.
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 
 from pulseboard.core import clock
 from pulseboard.indicators.selectors import kpi_list
 from pulseboard.indicators.tree import MAX_DEPTH, Node, forest
 from pulseboard.web.access import MemberRequest, member_view
+from pulseboard.web.live import Board, board_stamp, live_page
 from pulseboard.web.tiles import Tile, tiles_for
+
+TREE_BOARD = Board(kind="tree", stamp=lambda org: board_stamp(org), poll_route="web:live-tree")
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ def _branch(node: Node, tiles: dict[str, Tile]) -> Branch:
 
 @member_view
 @require_GET
+@live_page(TREE_BOARD)
 def tree(request: MemberRequest) -> HttpResponse:
     org = request.org
     kpis = list(kpi_list(org=org))
@@ -56,4 +64,5 @@ def tree(request: MemberRequest) -> HttpResponse:
         "loops": [[tiles[kpi_id].kpi for kpi_id in (*loop, loop[0])] for loop in result.cycles],
         "max_depth": MAX_DEPTH,
     }
-    return render(request, "web/tree.html", context)
+    # A TemplateResponse, so the live poll can render only the board partial.
+    return TemplateResponse(request, "web/tree.html", context)
