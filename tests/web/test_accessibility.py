@@ -37,7 +37,14 @@ from pulseboard.connectors.models import GoogleConnection
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.crypto import cipher
-from pulseboard.demo import DEMO_EMAIL, DEMO_PASSWORD, demo_create
+from pulseboard.demo import (
+    DEMO_EMAIL,
+    DEMO_ORG,
+    DEMO_PASSWORD,
+    FAILING_KPI,
+    FEED_KPI,
+    demo_create,
+)
 from pulseboard.goals.models import Cycle, KeyResult, Objective
 from pulseboard.history.models import Annotation
 from pulseboard.indicators.models import Kpi
@@ -88,9 +95,21 @@ def _web_routes() -> list[tuple[str, str]]:
     return routes
 
 
-# Pages with more than one look: each look is checked (the TV board's themes; dark is its
-# default). A variant is the query string added to the page's URL.
-VARIANTS: dict[str, list[str]] = {"tv": ["?theme=light"], "share-board": ["?theme=light"]}
+# Pages with more than one look: each look is checked. A variant is a query string added
+# to the URL (the TV board's themes; dark is its default) or, for a KPI's pages, another
+# demo KPI than the first: at risk with notes, a failing pull source, a webhook, no value.
+KPI_VARIANTS = [
+    "kpi:p95 API latency",
+    f"kpi:{FAILING_KPI}",
+    f"kpi:{FEED_KPI}",
+    "kpi:Deploys per day",
+]
+VARIANTS: dict[str, list[str]] = {
+    "tv": ["?theme=light"],
+    "share-board": ["?theme=light"],
+    "kpi-detail": KPI_VARIANTS,
+    "kpi-source": KPI_VARIANTS,
+}
 ROUTES = [
     (name, route, query)
     for name, route in _web_routes()
@@ -103,16 +122,26 @@ ROUTES = [
 class Site:
     base: str
     values: dict[str, str] = field(default_factory=dict)
+    kpi_ids: dict[str, str] = field(default_factory=dict)  # title -> id
     share_token: str = ""
     invite_token: str = ""
     reset: tuple[str, str] = ("", "")
 
 
-def _path_for(site: Site, name: str, route: str) -> str:
-    """The route with its parameters filled from the module's data."""
+def _url_for(site: Site, name: str, route: str, variant: str) -> str:
+    """The route with its parameters filled from the module's data, and its variant."""
+    if variant.startswith("kpi:"):
+        kpi_id = site.kpi_ids[variant.removeprefix("kpi:")]
+        return site.base + _path_for(site, name, route, {"kpi_id": kpi_id})
+    return site.base + _path_for(site, name, route, {}) + variant
+
+
+def _path_for(site: Site, name: str, route: str, chosen: dict[str, str]) -> str:
     kwargs: dict[str, str] = {}
     for param in re.findall(r"<(?:\w+:)?(\w+)>", route):
-        if name == "password-reset-confirm":
+        if param in chosen:
+            kwargs[param] = chosen[param]
+        elif name == "password-reset-confirm":
             kwargs[param] = site.reset[0] if param == "uidb64" else site.reset[1]
         elif param == "token":
             kwargs[param] = site.invite_token if name == "invite-accept" else site.share_token
@@ -146,7 +175,7 @@ def site(django_db_setup: None, django_db_blocker: Any, browser: Browser) -> Ite
     with django_db_blocker.unblock():
         now = clock.now()
         demo_create(now=now)
-        org = Organization.objects.get(name="Acme Demo")
+        org = Organization.objects.get(name=DEMO_ORG)
         admin = User.objects.get(email=DEMO_EMAIL)
         actor = Actor.for_user(admin)
         member = User.objects.create_user(email="member@example.com", password="x-member-pass-1")
@@ -191,6 +220,7 @@ def site(django_db_setup: None, django_db_blocker: Any, browser: Browser) -> Ite
             yield Site(
                 base=server.url,
                 values=values,
+                kpi_ids={k.title: k.pk for k in Kpi.objects.filter(org=org)},
                 share_token=share_token,
                 invite_token=invite_token,
                 reset=reset,
@@ -258,13 +288,19 @@ def _is_anonymous(name: str, route: str) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("name", "route", "query"), ROUTES, ids=[name + query for name, _, query in ROUTES]
+    ("name", "route", "variant"), ROUTES, ids=[name + variant for name, _, variant in ROUTES]
 )
 def test_page_has_no_axe_violations(
-    name: str, route: str, query: str, site: Site, signed_in: Page, anonymous: Page, axe_source: str
+    name: str,
+    route: str,
+    variant: str,
+    site: Site,
+    signed_in: Page,
+    anonymous: Page,
+    axe_source: str,
 ) -> None:
     page = anonymous if _is_anonymous(name, route) else signed_in
-    url = site.base + _path_for(site, name, route) + query
+    url = _url_for(site, name, route, variant)
     # Probed first with the page's own cookies: Chromium shows an empty 405 as an error page.
     probe = page.request.get(url)
     if probe.status == 405:
