@@ -130,6 +130,7 @@ EXPECTATIONS: dict[str, dict[str, Expect]] = {
     "api:kpi-tree": {"GET": API_ANY_TOKEN},
     "api:kpi-value": {"PUT": API_ADMIN_OBJECT.but(json={"value": 5})},
     "api:kpi-history": {"GET": API_READ_OBJECT},
+    "api:kpi-status-changes": {"GET": API_READ_OBJECT},
     # Notes: any token reads, an admin token writes (a token is no member).
     "api:kpi-annotations": {
         "GET": API_READ_OBJECT,

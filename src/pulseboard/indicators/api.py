@@ -1,6 +1,7 @@
 """REST endpoints for KPIs (DESIGN §10): list, create, read, edit, delete, parse-title.
 
 The value write (``PUT /kpis/{id}/value``) lives with history (``history/api.py``).
+``GET /kpis/{id}/status-changes`` reads a KPI's status transitions back (DESIGN §12).
 
 Every handler scopes to the calling token's org, so another org's KPI is a 404
 like a KPI that does not exist. Read tokens see published KPIs only and cannot
@@ -12,15 +13,16 @@ staleness and change agree.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pulseboard.core import clock
 from pulseboard.core.api_errors import ERRORS, ErrorOut
-from pulseboard.core.api_input import is_object_id
+from pulseboard.core.api_input import ApiDatetime, is_object_id
 from pulseboard.core.errors import Forbidden, NotFound
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.quickcreate import parse_title, suggested_fields
@@ -35,6 +37,7 @@ from pulseboard.indicators.schemas import (
 from pulseboard.indicators.selectors import kpi_cards, kpi_get, kpi_list
 from pulseboard.indicators.services import kpi_create, kpi_delete, kpi_spec, kpi_update
 from pulseboard.indicators.spec import MAX_ID, spec_patched
+from pulseboard.indicators.status_changes import status_changes_newest
 from pulseboard.orgs.api_auth import AdminTokenAuth, ApiPrincipal, principal, require_admin
 from pulseboard.orgs.teams import MAX_TEAM_SLUG, team_find
 
@@ -160,3 +163,51 @@ def parse_title_endpoint(request: HttpRequest, payload: ParseTitleIn) -> ParseTi
         return ParseTitleOut()
     fields = SuggestedFieldsOut(**suggested_fields(detected))
     return ParseTitleOut(**detected.to_dict(), fields=fields)  # type: ignore[arg-type]
+
+
+STATUS_CHANGES_LIMIT = 500
+
+
+class StatusChangeOut(Schema):
+    from_status: str = Field(alias="from", description="the status before the change")
+    to_status: str = Field(alias="to", description="the status from ``at`` on")
+    at: datetime
+    cause: Literal["value", "time", "config"] = Field(
+        description="a new value, time alone (a rolling baseline, staleness) or a definition "
+        "or scheduled-target change"
+    )
+
+
+class StatusChangeQuery(Schema):
+    since: ApiDatetime | None = Field(default=None, description="changes at or after")
+    until: ApiDatetime | None = Field(default=None, description="changes before")
+    limit: int = Field(default=100, ge=1, le=STATUS_CHANGES_LIMIT, description="at most this many")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StatusChangeQuery:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        return self
+
+
+@router.get(
+    "/kpis/{kpi_id}/status-changes",
+    response={200: list[StatusChangeOut], **ERRORS},
+    by_alias=True,
+    operation_id="kpi_status_changes",
+    url_name="kpi-status-changes",
+    summary="A KPI's status changes (from, to, at, cause), newest first (?since=&until=&limit=)",
+)
+def kpi_status_changes_endpoint(
+    request: HttpRequest, kpi_id: str, query: Query[StatusChangeQuery]
+) -> list[dict[str, object]]:
+    caller = principal(request)
+    kpi = kpi_for(caller, kpi_id)
+    rows = status_changes_newest(
+        org_id=caller.org.pk, kpi_id=kpi.pk, since=query.since, until=query.until, limit=query.limit
+    )
+    # Dicts: ninja validates the answer against StatusChangeOut by its aliases ("from", "to").
+    return [
+        {"from": row.from_status, "to": row.to_status, "at": row.at, "cause": row.cause}
+        for row in rows
+    ]

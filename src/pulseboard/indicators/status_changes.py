@@ -6,7 +6,8 @@ pass (``indicators/reevaluation.py``) — inside the caller's transaction: when 
 differs it writes a ``StatusChange`` (from, to, at, cause) and sets ``status`` and
 ``status_since`` on the row in memory; the caller saves the row with the rest of its
 write (``STATUS_FIELDS`` names the two columns). ``status_changes_for`` reads the
-transitions back for the API and the detail chart's status periods.
+transitions back for the detail chart's status periods, ``status_changes_newest`` for
+the API (``GET /kpis/{id}/status-changes``).
 
 Decision: transitions never go back in time. A change dated before the current status
 began (a value observed earlier than the last time-based change) is dated at that
@@ -84,6 +85,24 @@ def status_changes_for(
     if since is not None:
         rows = rows.filter(at__gte=since)
     return rows.order_by("at", "id")
+
+
+def status_changes_newest(
+    *,
+    org_id: int,
+    kpi_id: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int,
+) -> list[StatusChange]:
+    """At most ``limit`` of the KPI's transitions, newest first, ``at`` in ``[since, until)``
+    (for ``GET /kpis/{id}/status-changes``)."""
+    rows = StatusChange.objects.filter(org_id=org_id, kpi_id=kpi_id)
+    if since is not None:
+        rows = rows.filter(at__gte=since)
+    if until is not None:
+        rows = rows.filter(at__lt=until)
+    return list(rows.order_by("-at", "-id")[:limit])
 
 
 def status_periods(
