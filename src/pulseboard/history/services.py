@@ -20,7 +20,8 @@ from typing import Any, Final
 from django.db import connection, transaction
 
 from pulseboard.audit.actions import Action
-from pulseboard.audit.services import audit_record
+from pulseboard.audit.models import AuditEvent
+from pulseboard.audit.services import audit_event_new, audit_record
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.api_input import EARLIEST_OBSERVATION, is_object_id
@@ -107,7 +108,8 @@ class ValuePlan:
     kpi: Kpi
     history: KpiHistory
     status_change: StatusChange | None
-    audit: dict[str, Any]  # the keyword arguments of audit_record / audit_event_new
+    audit: AuditEvent  # unsaved, built from audit_args
+    audit_args: dict[str, Any]  # the keyword arguments of audit_record / audit_event_new
     late: bool  # older than the current value: history only
 
 
@@ -144,7 +146,7 @@ def value_plan(
         locked.observed_at = when
         change = status_transition(locked, status, at=min(when, now), cause=StatusCause.VALUE)
     reevaluate_at_after_write(locked, row_at=when, now=now)
-    audit: dict[str, Any] = dict(
+    audit_args: dict[str, Any] = dict(
         org_id=locked.org_id,
         actor=actor,
         action=Action.VALUE_RECORDED,
@@ -160,7 +162,14 @@ def value_plan(
             "late": late,
         },
     )
-    return ValuePlan(kpi=locked, history=history, status_change=change, audit=audit, late=late)
+    return ValuePlan(
+        kpi=locked,
+        history=history,
+        status_change=change,
+        audit=audit_event_new(**audit_args),
+        audit_args=audit_args,
+        late=late,
+    )
 
 
 def value_record(
@@ -209,7 +218,7 @@ def value_record(
         if plan.status_change is not None:
             plan.status_change.save(force_insert=True)
         locked.save(update_fields=list(VALUE_FIELDS))
-        audit_record(**plan.audit)
+        audit_record(**plan.audit_args)
     return ValueWrite(kpi=locked, history=plan.history, applied=not plan.late, changed=True)
 
 
