@@ -25,6 +25,8 @@ from tests.maintenance.installation import (
 from pulseboard.maintenance.backup import BackupFailed, backup_sqlite, default_backup_path
 
 RESTORED_CHECK = r"""
+import sys
+
 import django
 
 django.setup()
@@ -32,7 +34,7 @@ from pulseboard.connectors.models import Source
 from pulseboard.core.crypto import cipher
 from pulseboard.history.models import KpiHistory
 
-print(cipher().decrypt(Source.objects.get(kind="webhook").secret_encrypted))
+print(cipher().decrypt(Source.objects.get(pk=sys.argv[1]).secret_encrypted))
 print(KpiHistory.objects.count())
 """
 
@@ -89,7 +91,7 @@ def test_backup_during_writes_is_a_consistent_snapshot_that_restores(
     for key_file in ("secret_key", "encryption_keys"):
         shutil.copy(installation.data_dir / key_file, restored / key_file)
     check = subprocess.run(
-        [sys.executable, "-c", RESTORED_CHECK],
+        [sys.executable, "-c", RESTORED_CHECK, installation.webhook_source_id],
         env=Installation(data_dir=restored, webhook_source_id="").env(
             DJANGO_SETTINGS_MODULE="pulseboard.config.settings"
         ),

@@ -250,7 +250,9 @@ def poll_attributes(
 
     htmx sends If-None-Match only because ``hx-headers`` says so; a 304 swaps nothing
     (the ``responseHandling`` rule in base.html and tv.html, and live.js as a backstop),
-    a 200 replaces the container itself (outerHTML), carrying the next ETag. ``poll_pass``
+    a 200 replaces the container itself (outerHTML), carrying the next ETag. Nothing is
+    inherited by the board's own controls (``hx-disinherit``): an inline edit inside it
+    must not pick up the poll's ``hx-select`` or headers. ``poll_pass``
     (``live_poll.poll_pass``) lets an unchanged poll be answered before the session is read.
     """
     sent = {"If-None-Match": etag} if etag else {}
@@ -259,7 +261,7 @@ def poll_attributes(
     headers = json.dumps(sent)
     return format_html(
         'hx-get="{}" hx-trigger="every {}s" hx-swap="outerHTML" hx-select="#{}" '
-        'hx-headers="{}" data-live-poll',
+        'hx-headers="{}" hx-disinherit="*" data-live-poll',
         url,
         every,
         target,
