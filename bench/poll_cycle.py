@@ -143,9 +143,18 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_worker(env: dict[str, str], concurrency: int, sources: int) -> tuple[float, float]:
+def run_worker(
+    env: dict[str, str], concurrency: int, sources: int, profile: str | None = None
+) -> tuple[float, float]:
+    # --profile: the same worker under pyinstrument (its text report to that file).
+    profiler = (
+        [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", profile, "--show-all"]
+        if profile
+        else []
+    )
     worker = subprocess.Popen(
         [
+            *profiler,
             str(Path(sys.executable).parent / "pulseboard"),
             "worker",
             "--once",
@@ -174,6 +183,7 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--json", help="write the figures as JSON to this file")
+    parser.add_argument("--profile", help="run the worker under pyinstrument; report to this file")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pb-bench-poll-"))
     ca, cert, key = certificates(work)
@@ -191,7 +201,7 @@ def main() -> None:
         urls = [f"{base_url}/v/{n}" for n in range(args.sources)]
         asyncio.run(bare_loop(urls[:500], ca, args.concurrency))
         bare_seconds = asyncio.run(bare_loop(urls, ca, args.concurrency))
-        worker_seconds, peak = run_worker(env, args.concurrency, args.sources)
+        worker_seconds, peak = run_worker(env, args.concurrency, args.sources, args.profile)
     finally:
         server.terminate()
     from pulseboard.connectors.models import Source
