@@ -8,8 +8,11 @@ reads the same everywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
+from typing import Final
 
 from django.utils.safestring import SafeString, mark_safe
 
@@ -80,22 +83,115 @@ def tiles_for(
     """Tiles for many KPIs in the constant number of queries of ``kpi_cards`` (+1 for notes).
 
     ``notes=False`` leaves out the members' annotations (share links show no notes).
+    A tile whose KPI has not changed since it was last built (same ``_tile_stamp``) is
+    taken from the process's tile cache; ``kpi_cards`` runs only for the others, and
+    not at all when every tile is cached.
     """
-    cards = kpi_cards(org=org, kpis=kpis, now=now, sparklines=sparklines)
     newest = newest_in_window(org=org, kpis=kpis, now=now) if notes and kpis else {}
     zone = zone_of(org.timezone)
+    stamps = {kpi.pk: _tile_stamp(org, kpi, now=now, sparklines=sparklines) for kpi in kpis}
+    built = {pk: part for pk in stamps if (part := _cached(org.pk, pk, stamps[pk])) is not None}
+    missing = [kpi for kpi in kpis if kpi.pk not in built]
+    if missing:
+        for card in kpi_cards(org=org, kpis=missing, now=now, sparklines=sparklines):
+            part = _TilePart(
+                card=card,
+                # The SVG is built and escaped by charts.sparkline; the title is escaped there.
+                sparkline=mark_safe(  # noqa: S308
+                    sparkline(card.sparkline, label=f"{card.kpi.title}: last {WINDOW_DAYS} days")
+                ),
+                status_since_text=_since(
+                    card.kpi.status_since, now=now, zone=zone, locale=org.locale
+                ),
+            )
+            _remember(org.pk, card.kpi.pk, stamps[card.kpi.pk], part)
+            built[card.kpi.pk] = part
     return [
         Tile(
-            card=card,
-            # The SVG is built and escaped by charts.sparkline; the title is escaped there.
-            sparkline=mark_safe(  # noqa: S308
-                sparkline(card.sparkline, label=f"{card.kpi.title}: last {WINDOW_DAYS} days")
-            ),
-            status_since_text=_since(card.kpi.status_since, now=now, zone=zone, locale=org.locale),
-            annotation=newest.get(card.kpi.pk),
+            # The KPI row just read (owner, team, title as of now); the rest as built.
+            card=replace(built[kpi.pk].card, kpi=kpi),
+            sparkline=built[kpi.pk].sparkline,
+            status_since_text=built[kpi.pk].status_since_text,
+            annotation=newest.get(kpi.pk),
         )
-        for card in cards
+        for kpi in kpis
     ]
+
+
+# --- the tile cache -------------------------------------------------------------------------
+#
+# Profiled with pyinstrument over bench/home_scale.py (docs/performance.md): of Home's
+# server time, building the tiles (formatting, the "one period ago" and schedule reads,
+# the sparkline SVG) was about half; an unchanged tile is now a dictionary lookup.
+#
+# What a tile shows comes from the KPI row, its source's row, its targets over time, its
+# history one compare period ago, the org's locale and zone, and the clock. The stamp
+# holds all of them: ``Kpi.updated_at`` moves on every save of the KPI (value, status,
+# target, targets over time, owner, definition: ``Kpi.save`` adds it to every
+# ``update_fields``, bulk writers set it), the source's pull state is in the stamp
+# itself, and the clock enters as the minute (ages read "3 min ago", staleness and the
+# compare value move with it; live pages key their ETag on the minute for the same
+# reason, ``web/live.py``). The annotation and the KPI row itself (owner's name) are not
+# cached: they are read on every render. Entries are per (org, KPI): one org's tile can
+# never be another's, and a changed KPI replaces its own entry. The cache is bounded
+# (least recently used out) and per process, like Django's LocMemCache, which would
+# pickle every tile on each get and set and shares its 300 entries with other users.
+
+MAX_TILES: Final = 5_000
+
+
+@dataclass(frozen=True)
+class _TilePart:
+    card: KpiCard
+    sparkline: SafeString
+    status_since_text: str
+
+
+_tiles: OrderedDict[tuple[int, str], tuple[tuple[object, ...], _TilePart]] = OrderedDict()
+_tiles_lock = threading.Lock()
+
+
+def _tile_stamp(
+    org: Organization, kpi: Kpi, *, now: datetime, sparklines: bool
+) -> tuple[object, ...]:
+    source = getattr(kpi, "source", None)
+    pulled = (
+        (
+            source.pk,
+            source.kind,
+            source.interval_seconds,
+            source.last_success_at,
+            source.last_pulled_at,
+            source.failing,
+        )
+        if source is not None
+        else None
+    )
+    minute = now.replace(second=0, microsecond=0)
+    return (kpi.updated_at, pulled, org.locale, org.timezone, minute, sparklines)
+
+
+def _cached(org_id: int, kpi_id: str, stamp: tuple[object, ...]) -> _TilePart | None:
+    with _tiles_lock:
+        entry = _tiles.get((org_id, kpi_id))
+        if entry is None or entry[0] != stamp:
+            return None
+        _tiles.move_to_end((org_id, kpi_id))
+        return entry[1]
+
+
+def _remember(org_id: int, kpi_id: str, stamp: tuple[object, ...], part: _TilePart) -> None:
+    with _tiles_lock:
+        _tiles[(org_id, kpi_id)] = (stamp, part)
+        _tiles.move_to_end((org_id, kpi_id))
+        while len(_tiles) > MAX_TILES:
+            _tiles.popitem(last=False)
+
+
+def tile_cache_clear() -> None:
+    """Forget every cached tile (tests that count a page's queries from cold)."""
+    with _tiles_lock:
+        _tiles.clear()
 
 
 def _since(when: datetime | None, *, now: datetime, zone: tzinfo, locale: str) -> str:
