@@ -4,10 +4,12 @@ set -euo pipefail
 bin=.venv/bin
 out=bench/results
 mkdir -p "$out"
+rm -f "$out"/*.json  # the table shows this run only
 other_rows=${BENCH_OTHER_ROWS:-10000000}
 sources=${BENCH_SOURCES:-10000}
 requests=${BENCH_REQUESTS:-3000}
 import_rows=${BENCH_IMPORT_ROWS:-100000}
+reevaluate_kpis=${BENCH_REEVALUATE_KPIS:-10000}
 dbs="sqlite"
 if "$bin/python" scripts/pg_probe.py postgresql://postgres@127.0.0.1:5432/postgres 2>/dev/null; then
   dbs="postgresql sqlite"
@@ -26,6 +28,10 @@ for db in $dbs; do
   echo "== $db: batch values"
   "$bin/python" bench/batch_values.py --db "$db" --json "$out/batch-$db.json"
   echo "== $db: time pass"
-  "$bin/python" bench/reevaluate_pass.py --db "$db" --json "$out/reevaluate-$db.json"
+  "$bin/python" bench/reevaluate_pass.py --db "$db" --kpis "$reevaluate_kpis" --json "$out/reevaluate-$db.json"
+  echo "== $db: live poll (304)"
+  "$bin/python" bench/live_poll.py --db "$db" --requests "$requests" --json "$out/live-poll-$db.json"
+  echo "== $db: share badge"
+  "$bin/python" bench/badge.py --db "$db" --requests "$requests" --json "$out/badge-$db.json"
 done
 "$bin/python" bench/report.py "$out"
