@@ -5,10 +5,12 @@ The worker's loop (``worker.runner``) calls ``pull_one`` for each source it clai
 source synchronously. A pull never raises: every failure becomes a readable error on
 the outcome, and a connector bug costs one pull, not the worker.
 
-A pull's database work (its context: the decrypted secret, a Google connection's live
-access token, refreshed when due) runs through the caller's ``InDatabase`` before the
-connector awaits anything: the worker's own database threads, or, for ``pull_now``, the
-calling request thread. Connectors never reach the database themselves.
+A pull's context (the decrypted secret; for a source bound to a Google connection also
+its live access token, refreshed when due) is built before the connector awaits
+anything. Only a connection needs the database: that work runs through the caller's
+``InDatabase`` (the worker's own database threads, or, for ``pull_now``, the calling
+request thread); a source without one (https_get, prometheus, …) skips the hop.
+Connectors never reach the database themselves.
 """
 
 from __future__ import annotations
