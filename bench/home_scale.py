@@ -177,15 +177,25 @@ def main() -> None:
     parser.add_argument("--other-rows", type=int, default=10_000_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--json", help="write the result as JSON to this file")
+    parser.add_argument(
+        "--no-tile-cache",
+        action="store_true",
+        help="build every tile on every request (the figures before the tile cache)",
+    )
     args = parser.parse_args()
     name = "pb_bench_home"
     url = fresh_pg_database(name) if args.db == "postgresql" else None
     setup_django(bench_env(url))
+    if args.no_tile_cache:
+        import pulseboard.web.tiles as tiles
+
+        tiles.MAX_TILES = 0  # type: ignore[misc]  # every tile is forgotten as it is built
     print(f"Home at scale on {args.db}: building data ...")
     big_user, empty_user = build(args.other_rows)
     result = measure(big_user, empty_user, args.requests)
     print_table(
-        f"Home server time on {args.db} (ms, in-process, {args.requests} requests each)",
+        f"Home server time on {args.db} (ms, in-process, {args.requests} requests each"
+        f"{', tile cache off' if args.no_tile_cache else ''})",
         ["org", "p50", "p95", "p99", "queries"],
         [
             [
