@@ -28,9 +28,16 @@ def pg_available() -> bool:
     return True
 
 
+def _own(name: str) -> str:
+    """``name`` plus ``PULSEBOARD_BENCH_DB_SUFFIX``: two people benchmarking on one server
+    at once must not drop each other's databases."""
+    return name + os.environ.get("PULSEBOARD_BENCH_DB_SUFFIX", "")
+
+
 def fresh_pg_database(name: str) -> str:
     """Drop and create ``name`` on the local server; return its URL."""
     assert name.startswith("pb_bench"), "benchmarks only touch their own databases"
+    name = _own(name)
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -38,6 +45,7 @@ def fresh_pg_database(name: str) -> str:
 
 
 def drop_pg_database(name: str) -> None:
+    name = _own(name)
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
