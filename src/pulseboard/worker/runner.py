@@ -194,11 +194,21 @@ class _Recorder:
                             pull_outcome_record, claimed=source, owner=owner, outcome=outcome
                         )
                     )
-                except DatabaseError as single:
+                except Exception as single:  # each pull gets its own failure
                     _settle(future, single)
                 else:
                     _settle(future, record)
             return
+        except Exception as exc:
+            # Anything else (a bug) must not leave a pull waiting forever: every pull of
+            # the batch gets the error, as a lone write would have raised it.
+            for _, _, future in batch:
+                _settle(future, exc)
+            return
+        except BaseException:
+            for _, _, future in batch:
+                future.cancel()
+            raise
         for (_, _, future), record in zip(batch, records, strict=True):
             _settle(future, record)
 
