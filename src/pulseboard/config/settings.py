@@ -48,6 +48,8 @@ MIDDLEWARE = [
     "pulseboard.core.request_guard.UriLengthGuardMiddleware",
     # Unchanged live polls end here with a 304 after one query (web/live_poll.py).
     "pulseboard.web.live_poll.LivePollMiddleware",
+    # Signed webhook deliveries need none of the browser middleware below.
+    "pulseboard.connectors.hook_route.WebhookRouteMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
