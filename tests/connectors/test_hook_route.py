@@ -46,3 +46,18 @@ def test_an_over_long_url_is_still_refused_by_the_guard_before_it() -> None:
         "/hooks/kpis/" + "a" * 5000, data=b"{}", content_type="application/json"
     )
     assert response.status_code == 414
+
+
+def test_metrics_label_the_early_route_by_its_name() -> None:
+    from pulseboard.core.metrics import PROCESS_REGISTRY as REGISTRY
+
+    before = REGISTRY.get_sample_value(
+        "pulseboard_http_request_duration_seconds_count",
+        {"method": "POST", "view": "hooks-kpi", "status": "401"},
+    )
+    Client().post("/hooks/kpis/nosuchkpi", data=b"{}", content_type="application/json")
+    after = REGISTRY.get_sample_value(
+        "pulseboard_http_request_duration_seconds_count",
+        {"method": "POST", "view": "hooks-kpi", "status": "401"},
+    )
+    assert (after or 0) == (before or 0) + 1

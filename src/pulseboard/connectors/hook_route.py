@@ -16,10 +16,13 @@ from collections.abc import Callable
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.urls import ResolverMatch
 
 from pulseboard.connectors.views import webhook_receive
 
 PREFIX = "/hooks/kpis/"
+ROUTE = "hooks/kpis/<str:kpi_id>"
+ROUTE_NAME = "hooks-kpi"
 
 
 class WebhookRouteMiddleware:
@@ -34,6 +37,10 @@ class WebhookRouteMiddleware:
         # The route's ``<str:kpi_id>``: one non-empty segment; anything else is routed as usual.
         if not kpi_id or "/" in kpi_id:
             return self.get_response(request)
+        # What URL resolving would have set: the metrics label requests by route name.
+        request.resolver_match = ResolverMatch(
+            webhook_receive, (), {"kpi_id": kpi_id}, url_name=ROUTE_NAME, route=ROUTE
+        )
         response = webhook_receive(request, kpi_id)
         response["X-Frame-Options"] = "DENY"
         response["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
