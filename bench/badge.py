@@ -25,9 +25,8 @@ from common import (
     fresh_pg_database,
     print_table,
     setup_django,
-    summary,
 )
-from loadgen import LoadResult, Prepared, closed_loop
+from loadgen import LoadResult, Prepared, closed_loop, load_rows
 from webhook_ingest import free_port, start_server
 
 KPIS = 10
@@ -140,20 +139,7 @@ def main() -> None:
     args = parser.parse_args()
     results = run(args)
     bare = results["bare /healthz"].throughput
-    rows = []
-    for label, result in results.items():
-        s = summary(result.latencies_ms)
-        rows.append(
-            [
-                label,
-                f"{result.throughput:,.0f}",
-                f"{result.throughput / bare:.2f}",
-                s["p50"],
-                s["p99"],
-                dict(result.statuses),
-                result.errors,
-            ]
-        )
+    rows = load_rows(results, bare)
     print_table(
         f"Share badges on {args.db} (closed loop, {args.requests} requests, "
         f"concurrency {args.concurrency}, {args.workers}x{args.threads} gthread)",

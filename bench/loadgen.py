@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from common import summary
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -84,3 +86,23 @@ async def fixed_rate(base: str, requests: list[Prepared], rate: float) -> LoadRe
         await asyncio.gather(*tasks)
         result.seconds = time.perf_counter() - start
     return result
+
+
+def load_rows(results: dict[str, LoadResult], *baselines: float) -> list[list[object]]:
+    """One table row per endpoint: req/s, its ratio to each baseline, p50, p99, statuses, errors."""
+    rows: list[list[object]] = []
+    for label, result in results.items():
+        s = summary(result.latencies_ms)
+        ratios = [f"{result.throughput / baseline:.2f}" for baseline in baselines]
+        rows.append(
+            [
+                label,
+                f"{result.throughput:,.0f}",
+                *ratios,
+                s["p50"],
+                s["p99"],
+                dict(result.statuses),
+                result.errors,
+            ]
+        )
+    return rows

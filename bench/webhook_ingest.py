@@ -32,7 +32,7 @@ from common import (
     setup_django,
     summary,
 )
-from loadgen import LoadResult, Prepared, closed_loop, fixed_rate
+from loadgen import LoadResult, Prepared, closed_loop, fixed_rate, load_rows
 
 KPIS = 100
 
@@ -213,21 +213,7 @@ def main() -> None:
     results: dict[str, LoadResult] = out["results"]  # type: ignore[assignment]
     floor = results["one-row floor"].throughput
     bare = results["bare /healthz"].throughput
-    rows = []
-    for label, result in results.items():
-        s = summary(result.latencies_ms)
-        rows.append(
-            [
-                label,
-                f"{result.throughput:,.0f}",
-                f"{result.throughput / floor:.2f}",
-                f"{result.throughput / bare:.2f}",
-                s["p50"],
-                s["p99"],
-                dict(result.statuses),
-                result.errors,
-            ]
-        )
+    rows = load_rows(results, floor, bare)
     print_table(
         f"Webhook ingest on {args.db} (closed loop, {args.requests} requests, "
         f"concurrency {args.concurrency}, {args.workers}x{args.threads} gthread)",
