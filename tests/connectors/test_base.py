@@ -143,6 +143,18 @@ def test_stored_settings_that_no_longer_validate_are_a_pull_error() -> None:
     assert "bind the source again" in caught.value.message
 
 
+def test_stored_settings_are_validated_once_per_text_and_a_bad_one_fails_every_time() -> None:
+    connector = ProbeConnector()
+    first = connector.stored_config({"url": "https://a.test/x", "interval_seconds": 300})
+    # The same settings in another key order are the same text: the same frozen object.
+    assert connector.stored_config({"interval_seconds": 300, "url": "https://a.test/x"}) is first
+    other = connector.stored_config({"url": "https://b.test/y", "interval_seconds": 300})
+    assert (first.url, other.url) == ("https://a.test/x", "https://b.test/y")
+    for _ in range(2):  # a failure is never kept as a success
+        with pytest.raises(PullError):
+            connector.stored_config({"url": "https://a.test/x", "address": "extra"})
+
+
 def test_form_fields_come_from_the_config_model() -> None:
     fields = {f.name: f for f in ProbeConnector().form_fields(org_id=1, user_id=7)}
     assert list(fields) == ["interval_seconds", "url", "token"]

@@ -13,6 +13,7 @@ import pytest
 from tests.factories import KpiFactory
 
 from pulseboard.audit.models import AuditEvent
+from pulseboard.connectors import pull_services
 from pulseboard.connectors.models import PullAttempt, Source
 from pulseboard.connectors.pull_services import (
     PullOutcome,
@@ -135,3 +136,36 @@ def test_a_refused_value_is_that_pull_s_error_only() -> None:
     assert Kpi.objects.get(pk=bad.pk).current_value is None
     assert Kpi.objects.get(pk=good.pk).current_value == 15
     assert Source.objects.get(kpi=bad).consecutive_failures == 1
+
+
+def test_a_batch_prunes_each_source_to_its_newest_attempts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("pulseboard.connectors.pull_services.PRUNE_ONE_IN", 1)
+    kept = pull_services.ATTEMPTS_KEPT
+    first, second, few = due_kpis(3)
+    sources = claim([first, second, few])
+    start = clock.now() - timedelta(days=1)
+    for kpi, count in ((first, kept + 7), (second, kept + 1), (few, 3)):
+        source = sources[kpi.pk]
+        PullAttempt.objects.bulk_create(
+            PullAttempt(
+                org_id=source.org_id,
+                source=source,
+                started_at=start + timedelta(minutes=n),
+                ok=True,
+                value=n,
+            )
+            for n in range(count)
+        )
+    pull_outcomes_record(
+        items=[(sources[kpi.pk], outcome(sources[kpi.pk], 12)) for kpi in (first, second, few)],
+        owner="w",
+    )
+    for kpi, total in ((first, kept), (second, kept), (few, 4)):
+        attempts = PullAttempt.objects.filter(source__kpi=kpi).order_by("-started_at")
+        assert attempts.count() == total
+        # The newest is this batch's pull; the oldest ones went first.
+        assert attempts[0].value == 12
+    oldest_kept = PullAttempt.objects.filter(source__kpi=first).order_by("started_at").first()
+    assert oldest_kept is not None and oldest_kept.value == 7 + 1

@@ -36,6 +36,7 @@ from pulseboard.history.models import KpiHistory
 from pulseboard.history.services import value_record
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.selectors import kpi_cards
+from pulseboard.worker import runner
 from pulseboard.worker.runner import Worker, WorkerOptions, WorkerStats
 
 LOOPBACK = (ipaddress.IPv4Network("127.0.0.1/32"),)
@@ -521,3 +522,37 @@ def test_pull_now_on_a_manual_source_is_a_conflict_with_a_reason() -> None:
     response = ApiClient.for_org(kpi.org).post(f"/kpis/{kpi.pk}/source/pull")
     assert response.status_code == 409
     assert "manual" in response.json()["detail"]
+
+
+def test_a_fetch_slot_frees_when_the_fetch_ends_not_when_its_outcome_is_written(
+    endpoint: JsonEndpoint,
+    policy: SafeFetchPolicy,
+    bind: Callable[..., Kpi],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With one slot, the second source is fetched while the first outcome is still being
+    written: had the write held the slot, the second fetch could not start until it ended."""
+    endpoint.replies["/slot/first"] = Reply(body=b'{"value": 1}')
+    endpoint.replies["/slot/second"] = Reply(body=b'{"value": 2}')
+    first, second = bind("/slot/first"), bind("/slot/second")
+    Source.objects.filter(kpi=second).update(next_pull_at=clock.now() + timedelta(seconds=1))
+    fetched_meanwhile: list[bool] = []
+    calls: list[int] = []
+    real_record = runner.pull_outcomes_record
+
+    def slow_record(**kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            # The first write waits (at most 10 s) for the second fetch to reach the server.
+            for _ in range(500):
+                if endpoint.count("/slot/second"):
+                    break
+                threading.Event().wait(0.02)
+            fetched_meanwhile.append(endpoint.count("/slot/second") == 1)
+        return real_record(**kwargs)
+
+    monkeypatch.setattr(runner, "pull_outcomes_record", slow_record)
+    stats = run(policy, concurrency=1, batch_size=1)
+    assert fetched_meanwhile == [True]
+    assert stats.ok == 2
+    assert {k.current_value for k in Kpi.objects.filter(pk__in=[first.pk, second.pk])} == {1, 2}

@@ -18,10 +18,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
-from django.db import connection, transaction
-from django.db.models import Field, Model
+from django.db import transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from pulseboard.audit.models import AuditEvent
 from pulseboard.connectors.models import PullAttempt, Source
@@ -30,6 +31,7 @@ from pulseboard.connectors.registry import pull_kinds
 from pulseboard.connectors.schedule import lease_deadline, lease_expired, next_pull_at
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
+from pulseboard.core.bulk_rows import rows_insert, rows_update
 from pulseboard.core.errors import Conflict, DomainError, NotFound
 from pulseboard.history.models import KpiHistory
 from pulseboard.history.services import (
@@ -103,9 +105,10 @@ def source_claim_due(
         if not ids:
             return []
         Source.objects.filter(id__in=ids).update(leased_until=deadline, lease_owner=owner)
-    return list(
-        Source.objects.select_related("kpi", "connection").filter(id__in=ids, lease_owner=owner)
-    )
+    # No select_related: a pull reads only the source's own columns (its connection, if
+    # any, is loaded by ``pull_context_for``), and building three instances per row was
+    # most of a claim's CPU (py-spy over bench/poll_profile.py).
+    return list(Source.objects.filter(id__in=ids, lease_owner=owner))
 
 
 def source_claim(*, source: Source, owner: str, now: datetime, lease_seconds: float) -> Source:
@@ -202,10 +205,9 @@ class _ValueWrites:
         return True
 
     def save(self) -> None:
-        if self._history:
-            KpiHistory.objects.bulk_create(self._history)
-        if self._status_changes:
-            StatusChange.objects.bulk_create(self._status_changes)
+        # rows_insert: COPY on PostgreSQL; nobody reads these rows' generated ids.
+        rows_insert(KpiHistory, self._history)
+        rows_insert(StatusChange, self._status_changes)
         # rows_update skips Kpi.save: updated_at is set here (live pages and tiles key on it).
         groups: dict[frozenset[str], list[Kpi]] = {}
         for pk, dirty in self._dirty.items():
@@ -214,8 +216,7 @@ class _ValueWrites:
             groups.setdefault(frozenset(dirty), []).append(kpi)
         for columns, kpis in groups.items():
             rows_update(Kpi, [*sorted(columns), "updated_at"], kpis)
-        if self._audits:
-            AuditEvent.objects.bulk_create(self._audits)
+        rows_insert(AuditEvent, self._audits)
 
 
 def pull_outcome_record(*, claimed: Source, owner: str, outcome: PullOutcome) -> PullRecord:
@@ -361,10 +362,8 @@ def pull_outcomes_record(
                 )
             )
         values.save()
-        if attempts:
-            PullAttempt.objects.bulk_create(attempts)
-        for source in {source.pk: source for source in pruned}.values():
-            _attempts_prune(source)
+        rows_insert(PullAttempt, attempts)
+        _attempts_prune(sorted({source.pk for source in pruned}))
         _sources_update(changes)
     return records
 
@@ -400,69 +399,19 @@ def _sources_update(changes: dict[str, dict[str, object]]) -> None:
         rows_update(Source, [name for name in _SCHEDULE_FIELDS if name in names], group)
 
 
-def quote_column(field: Field[Any, Any]) -> str:
-    assert field.column is not None
-    return str(connection.ops.quote_name(field.column))
-
-
-def rows_update(model: type[Model], names: Sequence[str], rows: Sequence[Model]) -> None:
-    """Write the columns ``names`` of ``rows`` (instances with a primary key) in one go.
-
-    Django's ``bulk_update`` builds a ``CASE WHEN id = … THEN …`` per column and row: for a
-    batch of 100 sources it spent ~75 ms of Python per call (cProfile over
-    ``bench/poll_cycle.py``), more than the whole database work of the batch. PostgreSQL
-    gets one ``UPDATE … FROM (VALUES …)``; SQLite (no network round trip to save) the same
-    UPDATE per row through ``executemany``, a loop in C. Values are adapted by their
-    fields as the ORM adapts them; only the model's own table and column names, quoted,
-    are spliced into the SQL.
-    """
-    if not rows or not names:
+def _attempts_prune(source_ids: Sequence[str]) -> None:
+    """Keep the newest ``ATTEMPTS_KEPT`` attempts of each source: two statements per batch."""
+    if not source_ids:
         return
-    meta = model._meta
-    fields: list[Field[Any, Any]] = []
-    for name in names:
-        field = meta.get_field(name)
-        assert isinstance(field, Field)
-        fields.append(field)
-    pk = meta.pk
-    assert pk is not None
-    pk_column = quote_column(pk)
-    quote = connection.ops.quote_name
-    table = quote(meta.db_table)
-    values = [
-        [
-            *(field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields),
-            pk.get_db_prep_save(row.pk, connection),
-        ]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            columns = [quote_column(field) for field in fields]
-            casts = [f"CAST(%s AS {field.db_type(connection)})" for field in [*fields, pk]]
-            row_sql = "(" + ", ".join(casts) + ")"
-            assignments = ", ".join(f"{column} = v.{column}" for column in columns)
-            names_sql = ", ".join([*columns, pk_column])
-            sql = (
-                f"UPDATE {table} SET {assignments} FROM (VALUES "  # noqa: S608
-                + ", ".join([row_sql] * len(values))
-                + f") AS v ({names_sql}) WHERE {table}.{pk_column} = v.{pk_column}"
-            )
-            cursor.execute(sql, [value for row in values for value in row])
-            return
-        assignments = ", ".join(f"{quote_column(field)} = %s" for field in fields)
-        sql = f"UPDATE {table} SET {assignments} WHERE {pk_column} = %s"  # noqa: S608
-        cursor.executemany(sql, values)
-
-
-def _attempts_prune(source: Source) -> None:
-    oldest_kept = list(
-        PullAttempt.objects.filter(source=source)
-        .order_by("-started_at")
-        .values_list("started_at", flat=True)[ATTEMPTS_KEPT - 1 : ATTEMPTS_KEPT]
+    newest_first = [F("started_at").desc(), F("id").desc()]
+    old = list(
+        PullAttempt.objects.filter(source_id__in=source_ids)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("source_id")], order_by=newest_first))
+        .filter(rank__gt=ATTEMPTS_KEPT)
+        .values_list("id", flat=True)
     )
-    if oldest_kept:
-        PullAttempt.objects.filter(source=source, started_at__lt=oldest_kept[0]).delete()
+    if old:
+        PullAttempt.objects.filter(id__in=old).delete()
 
 
 def lease_release(*, owner: str) -> int:

@@ -1,9 +1,13 @@
 """The pull worker: claims due sources, pulls them concurrently, records every outcome.
 
 One asyncio loop per worker process, one shared ``SafeSession`` (one aiohttp session and
-connection pool) and at most ``concurrency`` pulls in flight. The loop claims only as many
-sources as it has free slots, so a claimed source starts at once and its lease only has to
-cover one pull (at most the 10 s fetch deadline plus the write), never a queue.
+connection pool) and at most ``concurrency`` fetches in flight. The loop claims only as
+many sources as it has free slots, so a claimed source starts at once and its lease only
+has to cover one pull (at most the 10 s fetch deadline plus the write), never a queue.
+A slot frees when its fetch ends, not when its outcome is written: the outcome waits for
+the recorder's next batch without holding a fetch slot, so the network and the database
+work side by side. ``UNRECORDED_MAX`` outcomes at most wait to be written (claiming pauses
+above it), so a slow database slows claiming instead of growing a backlog past the lease.
 
 Django's ORM is synchronous and refuses to run inside an event loop, so every database
 call goes to a small thread pool of its own (``_Database``); each of its threads keeps its
@@ -58,8 +62,10 @@ T = TypeVar("T")
 
 DATABASE_THREADS: Final = 4
 # Outcomes recorded per transaction at most (``_Recorder``).
-RECORD_BATCH: Final = 100
+RECORD_BATCH: Final = 200
 RECORD_WRITERS: Final = 2
+# Pulls fetched but not yet written, at most; claiming pauses above it (see the docstring).
+UNRECORDED_MAX: Final = 2 * RECORD_BATCH * RECORD_WRITERS
 # The time pass (status over time, DESIGN §12) runs this often, so a KPI whose moment has
 # come is judged at most this late (well inside the spec's minute).
 REEVALUATE_SECONDS: Final = 15.0
@@ -213,6 +219,11 @@ class _Recorder:
             _settle(future, record)
 
 
+def _give_back(fetched: Callable[[], None], _task: asyncio.Task[None]) -> None:
+    """A task's done callback: its fetch slot back, if the task ended before giving it."""
+    fetched()
+
+
 def _settle(future: asyncio.Future[PullRecord], result: PullRecord | BaseException) -> None:
     if future.done():
         return
@@ -233,6 +244,8 @@ class Worker:
         self._hurry: asyncio.Event | None = None
         self._stop_requests = 0
         self._pulling: set[str] = set()  # ids of the sources this worker is pulling now
+        self._fetching = 0  # pulls in their network part (what ``concurrency`` bounds)
+        self._slot_freed: asyncio.Event | None = None
         self._time_pass: asyncio.Task[None] | None = None
         self._time_pass_at = -math.inf  # monotonic start of the last time pass
         self._recorder: _Recorder | None = None
@@ -255,9 +268,11 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
+        self._slot_freed = asyncio.Event()
         self._apply_stop_requests()
         options = self.options
-        database = _Database(min(DATABASE_THREADS, options.concurrency))
+        # One thread more than fetch slots: a claim never waits behind a write.
+        database = _Database(min(DATABASE_THREADS, options.concurrency + 1))
         self._recorder = _Recorder(database, options.owner)
         in_flight: set[asyncio.Task[None]] = set()
         recording: set[asyncio.Future[PullRecord]] = set()
@@ -316,8 +331,8 @@ class Worker:
         recording: set[asyncio.Future[PullRecord]],
     ) -> None:
         options = self.options
-        stop = self._stop
-        assert stop is not None
+        stop, slot_freed = self._stop, self._slot_freed
+        assert stop is not None and slot_freed is not None
         # Claim in chunks, not one source per finished pull: fewer claim transactions, and
         # what one worker leaves unclaimed stays available to the others.
         refill = max(1, min(options.batch_size, options.concurrency) // 4)
@@ -327,7 +342,7 @@ class Worker:
                 break
             if not options.once:
                 self._start_time_pass_when_due(database)
-            free = options.concurrency - len(in_flight)
+            free = min(options.concurrency - self._fetching, UNRECORDED_MAX - len(in_flight))
             wanted = min(free, options.batch_size)
             claimed: list[Source] = []
             if wanted >= refill or (wanted > 0 and not in_flight):
@@ -343,23 +358,40 @@ class Worker:
                     # claim only renewed our own lease; pulling again would pull it twice.
                     continue
                 self._pulling.add(source.pk)
-                task = asyncio.create_task(self._work(database, session, source, recording))
+                # The slot is taken now, not when the task first runs, so the next claim
+                # in this loop already counts it.
+                fetched = self._fetch_slot()
+                task = asyncio.create_task(
+                    self._work(database, session, source, recording, fetched)
+                )
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
+                task.add_done_callback(functools.partial(_give_back, fetched))
             if options.once and not claimed and not in_flight:
                 break
-            if claimed and len(claimed) == wanted and len(in_flight) < options.concurrency:
+            if claimed and len(claimed) == wanted and self._fetching < options.concurrency:
                 continue  # a full batch and room left: more may be due right away
             stop_waiter = asyncio.ensure_future(stop.wait())
-            # Wake on stop or the poll timer; also on a finished pull when free slots are
-            # what limits claiming (or, with ``once``, to notice the end promptly).
+            # Wake on stop or the poll timer; also when a slot frees (a fetch or a write
+            # ended) while slots are what limits claiming, and with ``once`` when the last
+            # pull ends, to notice the end promptly.
             waiters: set[asyncio.Future[Any]] = {stop_waiter}
-            if options.once or options.concurrency - len(in_flight) < refill:
+            slot_waiter: asyncio.Future[Any] | None = None
+            short = options.concurrency - self._fetching < refill or (
+                UNRECORDED_MAX - len(in_flight) < refill
+            )
+            if short or (options.once and in_flight):
+                slot_freed.clear()
+                slot_waiter = asyncio.ensure_future(slot_freed.wait())
+                waiters.add(slot_waiter)
+            if options.once:
                 waiters |= set(in_flight)
             await asyncio.wait(
                 waiters, timeout=options.poll_seconds, return_when=asyncio.FIRST_COMPLETED
             )
             stop_waiter.cancel()
+            if slot_waiter is not None:
+                slot_waiter.cancel()
 
     async def _work(
         self,
@@ -367,11 +399,31 @@ class Worker:
         session: SafeSession,
         source: Source,
         recording: set[asyncio.Future[PullRecord]],
+        fetched: Callable[[], None],
     ) -> None:
         try:
-            await self._pull_and_record(database, session, source, recording)
+            await self._pull_and_record(database, session, source, recording, fetched)
         finally:
             self._pulling.discard(source.pk)
+            self._free_slot()
+
+    def _fetch_slot(self) -> Callable[[], None]:
+        """Take a fetch slot; the returned callable gives it back (once, however often called)."""
+        self._fetching += 1
+        taken = True
+
+        def give_back() -> None:
+            nonlocal taken
+            if taken:
+                taken = False
+                self._fetching -= 1
+                self._free_slot()
+
+        return give_back
+
+    def _free_slot(self) -> None:
+        if self._slot_freed is not None:
+            self._slot_freed.set()
 
     async def _pull_and_record(
         self,
@@ -379,8 +431,12 @@ class Worker:
         session: SafeSession,
         source: Source,
         recording: set[asyncio.Future[PullRecord]],
+        fetched: Callable[[], None],
     ) -> None:
-        outcome = await pull_one(source, session, in_database=database.run)
+        try:
+            outcome = await pull_one(source, session, in_database=database.run)
+        finally:
+            fetched()
         # Recorded with the other outcomes waiting (one transaction per batch).
         # Shielded: once a pull has an outcome, a stop request must not lose it.
         assert self._recorder is not None
