@@ -15,6 +15,7 @@ Rules decided here:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Final
@@ -72,6 +73,15 @@ def _path_error_detail(exc: Exception) -> str:
     return f"{detail} at position {index}" if isinstance(index, int) and index >= 0 else detail
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(path: str) -> object:
+    # Every pull used to compile its source's path again (py-spy over
+    # bench/poll_profile.py: about a tenth of a pull's CPU with the settings check).
+    # A compiled query is an immutable tree, safe to share between pulls and threads;
+    # a path that fails raises and is not kept.
+    return _ENV.compile(path)
+
+
 def _compile(path: object) -> jsonpath.JSONPath:
     if not isinstance(path, str):
         raise ValueParseError("a JSONPath must be text")
@@ -80,7 +90,7 @@ def _compile(path: object) -> jsonpath.JSONPath:
     if len(path) > MAX_PATH_LENGTH:
         raise ValueParseError(f"the JSONPath is longer than {MAX_PATH_LENGTH} characters")
     try:
-        compiled = _ENV.compile(path)
+        compiled = _compiled(path)
     except (jsonpath.JSONPathError, RecursionError, ValueError, TypeError) as exc:
         raise ValueParseError(
             f"invalid JSONPath {shown(path)}: {_path_error_detail(exc)}"
