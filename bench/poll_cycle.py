@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -145,7 +147,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def run_worker(
     env: dict[str, str], concurrency: int, sources: int, profile: str | None = None
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     # --profile: the same worker under pyinstrument (its text report to that file).
     profiler = (
         [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", profile, "--show-all"]
@@ -165,16 +167,20 @@ def run_worker(
     )
     start = time.perf_counter()
     peak = 0.0
-    while worker.poll() is None:
-        try:
-            peak = max(peak, peak_rss_mb(worker.pid))
-        except (FileNotFoundError, ProcessLookupError):
+    while True:
+        # wait4, not Popen.poll: it also returns the worker's CPU time (less noisy than
+        # wall time on a shared machine: the worker is CPU-bound, see docs/performance.md).
+        pid, status, usage = os.wait4(worker.pid, os.WNOHANG)
+        if pid:
             break
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            peak = max(peak, peak_rss_mb(worker.pid))
         time.sleep(0.2)
     elapsed = time.perf_counter() - start
+    worker.returncode = os.waitstatus_to_exitcode(status)
     if worker.returncode != 0:
         raise RuntimeError(f"worker exited with {worker.returncode}")
-    return elapsed, peak
+    return elapsed, peak, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -201,7 +207,9 @@ def main() -> None:
         urls = [f"{base_url}/v/{n}" for n in range(args.sources)]
         asyncio.run(bare_loop(urls[:500], ca, args.concurrency))
         bare_seconds = asyncio.run(bare_loop(urls, ca, args.concurrency))
-        worker_seconds, peak = run_worker(env, args.concurrency, args.sources, args.profile)
+        worker_seconds, peak, worker_cpu = run_worker(
+            env, args.concurrency, args.sources, args.profile
+        )
     finally:
         server.terminate()
     from pulseboard.connectors.models import Source
@@ -234,6 +242,10 @@ def main() -> None:
     print(
         f"  lag from due to pulled: p50 {percentile(lags, 50):.1f} s, p99 {percentile(lags, 99):.1f} s"
     )
+    cpu_ms = 1000 * worker_cpu / max(len(pulled), 1)
+    print(
+        f"  worker CPU (user + system, start-up included): {worker_cpu:.1f} s, {cpu_ms:.2f} ms per pull"
+    )
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -245,6 +257,8 @@ def main() -> None:
                     "peak_rss_mb": peak,
                     "lag_p50": percentile(lags, 50),
                     "lag_p99": percentile(lags, 99),
+                    "worker_cpu_seconds": worker_cpu,
+                    "worker_cpu_ms_per_pull": cpu_ms,
                     "ok": len(pulled),
                     "failed": failed,
                 }
