@@ -79,6 +79,14 @@ def poll(db: str, data: dict[str, Any]) -> list[Row]:
         ],
         [
             db,
+            "worker CPU per pull",
+            f"{data['worker_cpu_ms_per_pull']:.2f} ms" if "worker_cpu_ms_per_pull" in data else "-",
+            "",
+            "—",
+            "—",
+        ],
+        [
+            db,
             "poll lag due -> pulled",
             f"p50 {data['lag_p50']:.1f} s, p99 {data['lag_p99']:.1f} s",
             "",
