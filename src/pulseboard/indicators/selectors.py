@@ -48,8 +48,14 @@ def kpi_list(
 
 
 def kpi_list_for_home(*, org: Organization, team: Team | None = None) -> QuerySet[Kpi]:
-    """A board's KPIs: every published one (the org board) or those of ``team``."""
-    return kpi_list(org=org, include_drafts=False, team=team)
+    """A board's KPIs: every published one (the org board) or those of ``team``.
+
+    Without the sparkline rollup: a board takes its tiles from the tile cache
+    (``web/tiles.py``) and ``kpi_cards`` reads the rollup of the few it builds in one
+    query. Decoding every KPI's year of daily points on every render was a quarter of
+    a warm Home's time (py-spy over ``bench/home_scale.py``, docs/performance.md).
+    """
+    return kpi_list(org=org, include_drafts=False, team=team).defer("sparkline")
 
 
 def kpi_get(*, org: Organization, kpi_id: str) -> Kpi:
@@ -94,6 +100,19 @@ def _period(text: str, fallback: timedelta) -> timedelta:
         return fallback
 
 
+def _sparklines_load(kpis: list[Kpi]) -> None:
+    """Read the rollup of the KPIs whose query deferred it: one query for all of them."""
+    deferred = [kpi for kpi in kpis if "sparkline" in kpi.get_deferred_fields()]
+    if not deferred:
+        return
+    rollups = dict(
+        Kpi.objects.filter(pk__in=[kpi.pk for kpi in deferred]).values_list("pk", "sparkline")
+    )
+    for kpi in deferred:
+        # A KPI deleted since the list was read shows no points, like a new one.
+        kpi.sparkline = rollups.get(kpi.pk, {})
+
+
 def kpi_cards(
     *, org: Organization, kpis: list[Kpi], now: datetime, sparklines: bool = True
 ) -> list[KpiCard]:
@@ -104,6 +123,8 @@ def kpi_cards(
     for period, ids in by_period.items():
         previous.update(reader().values_at_or_before(org_id=org.pk, kpi_ids=ids, when=now - period))
     today = now.astimezone(UTC).date()
+    if sparklines:
+        _sparklines_load(kpis)
     # Targets over time (DESIGN §13) of every KPI in one query; the phrase dates the next
     # change in the org's zone.
     schedules = schedules_for(org_id=org.pk, kpi_ids=[kpi.pk for kpi in kpis])
