@@ -21,6 +21,7 @@ from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.targets_services import kpi_targets_replace
 from pulseboard.orgs.models import Membership
 from pulseboard.orgs.services import org_update
+from pulseboard.orgs.teams import team_create
 from pulseboard.web.tiles import tile_cache_clear, tiles_for
 
 pytestmark = pytest.mark.django_db
@@ -143,3 +144,57 @@ def test_each_org_sees_only_its_own_tiles(client: Client) -> None:
     client.force_login(ours.user)
     page = client.get(reverse("web:home")).content.decode()
     assert f'id="tile-{mine.pk}"' in page and f'id="tile-{foreign.pk}"' not in page
+
+
+# --- rendered board tiles (tiles_rendered) ----------------------------------------------------
+
+
+def tiles_of(page: str) -> str:
+    return page[
+        page.index('<ul class="tiles">') : page.index("</ul>", page.index('<ul class="tiles">'))
+    ]
+
+
+def test_a_rendered_tile_is_the_markup_the_page_would_render(
+    admin_client: Client, admin: Membership
+) -> None:
+    for value in (3, 12, 40):
+        kpi = KpiFactory(org=admin.org, shape="stay_above", threshold=10.0, owner=admin.user)
+        record(kpi, value)
+    annotation_add(kpi=kpi, text="a <b>bold</b> claim & more", at=clock.now(), actor=ACTOR)
+    cold = admin_client.get(reverse("web:home")).content.decode()
+    warm = admin_client.get(reverse("web:home")).content.decode()
+    assert tiles_of(cold) == tiles_of(warm)
+    assert tiles_of(warm).count('class="tile ') == 3
+    assert "a &lt;b&gt;bold&lt;/b&gt; claim &amp; more" in tiles_of(warm)
+
+
+def test_an_owner_renamed_without_touching_the_kpi_shows_at_once(
+    member_client: Client, member: Membership
+) -> None:
+    kpi = KpiFactory(org=member.org, owner=member.user)
+    record(kpi, 12)
+    tile_html(member_client, kpi)
+    member.user.name = "Renamed Owner"
+    member.user.save(update_fields=["name"])
+    assert "Owner: Renamed Owner" in tile_html(member_client, kpi)
+
+
+def test_an_admin_and_a_member_each_get_their_own_tile(
+    admin_client: Client, member_client: Client, member: Membership
+) -> None:
+    kpi = KpiFactory(org=member.org)
+    record(kpi, 12)
+    for _ in range(2):  # cold, then from the cache
+        assert "value-button" in tile_html(admin_client, kpi)
+        assert "value-button" not in tile_html(member_client, kpi)
+
+
+def test_a_team_board_shows_a_new_value_at_once(member_client: Client, member: Membership) -> None:
+    team = team_create(org=member.org, actor=ACTOR, name="Growth")
+    kpi = KpiFactory(org=member.org, team=team, shape="stay_above", threshold=10.0)
+    record(kpi, 12)
+    url = reverse("web:team-board", args=[team.slug])
+    assert "On track" in tiles_of(member_client.get(url).content.decode())
+    record(kpi, 7)
+    assert "Off track" in tiles_of(member_client.get(url).content.decode())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import Final
 
+from django.template.loader import get_template
 from django.utils.safestring import SafeString, mark_safe
 
 from pulseboard.history.annotations import newest_in_window
@@ -43,6 +44,10 @@ class Tile:
     status_since_text: str = ""
     # The newest annotation inside the KPI's compare period: "why it moved" (None if none).
     annotation: Annotation | None = None
+    # What the cached part was built from (``_tile_stamp``); () when not known.
+    stamp: tuple[object, ...] = ()
+    # The board's rendered <li> for this tile, when ``tiles_rendered`` had it cached.
+    html: SafeString | None = None
 
     @property
     def kpi(self) -> Kpi:
@@ -113,6 +118,7 @@ def tiles_for(
             sparkline=built[kpi.pk].sparkline,
             status_since_text=built[kpi.pk].status_since_text,
             annotation=newest.get(kpi.pk),
+            stamp=stamps[kpi.pk],
         )
         for kpi in kpis
     ]
@@ -192,6 +198,66 @@ def tile_cache_clear() -> None:
     """Forget every cached tile (tests that count a page's queries from cold)."""
     with _tiles_lock:
         _tiles.clear()
+    with _rendered_lock:
+        _rendered.clear()
+
+
+# --- rendered board tiles -------------------------------------------------------------------
+#
+# With every tile's data cached, rendering the 30 tiles' markup was most of a warm Home's
+# time (py-spy over bench/home_scale.py, docs/performance.md). A board tile's <li> (the
+# ``tile`` partial of web/home.html, shared by the team boards) is kept per (org, KPI),
+# keyed by everything it shows: the tile's stamp, the KPI row's own fields read fresh
+# (title, category, compare period, expected interval, owner's name), the newest note,
+# and whether the viewer is an admin (admins get the value button). The editing form
+# (with its CSRF token) is never cached.
+
+BOARD_TILE: Final = "web/home.html#tile"
+MAX_RENDERED: Final = 5_000
+_rendered: OrderedDict[tuple[int, str], tuple[tuple[object, ...], SafeString]] = OrderedDict()
+_rendered_lock = threading.Lock()
+
+
+def _rendered_key(tile: Tile, *, is_org_admin: bool) -> tuple[object, ...]:
+    kpi, note = tile.kpi, tile.annotation
+    owner = kpi.owner.display_name if kpi.owner_id and kpi.owner is not None else None
+    return (
+        tile.stamp,
+        kpi.title,
+        kpi.category,
+        kpi.compare_period,
+        kpi.expected_every,
+        owner,
+        (note.pk, note.text) if note is not None else None,
+        is_org_admin,
+    )
+
+
+def tiles_rendered(org: Organization, tiles: list[Tile], *, is_org_admin: bool) -> list[Tile]:
+    """``tiles`` with ``html`` set: each board tile's markup, rendered once per change."""
+    if not tiles or any(not tile.stamp for tile in tiles):
+        return tiles
+    template = get_template(BOARD_TILE)
+    done = []
+    for tile in tiles:
+        key, slot = _rendered_key(tile, is_org_admin=is_org_admin), (org.pk, tile.kpi.pk)
+        with _rendered_lock:
+            entry = _rendered.get(slot)
+            if entry is not None and entry[0] == key:
+                _rendered.move_to_end(slot)
+        if entry is None or entry[0] != key:
+            # The partial takes only these names; the page's other context is not used.
+            html = mark_safe(  # noqa: S308 - rendered by the autoescaping template engine
+                template.render({"tile": tile, "is_org_admin": is_org_admin, "editing": False})
+            )
+            entry = (key, html)
+            with _rendered_lock:
+                _rendered[slot] = entry
+                _rendered.move_to_end(slot)
+                while len(_rendered) > MAX_RENDERED:
+                    _rendered.popitem(last=False)
+        done.append(replace(tile, html=entry[1]))
+    return done
 
 
 def _since(when: datetime | None, *, now: datetime, zone: tzinfo, locale: str) -> str:

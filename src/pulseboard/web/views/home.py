@@ -13,7 +13,7 @@ from pulseboard.indicators.selectors import kpi_list, kpi_list_for_home
 from pulseboard.orgs.teams import team_list
 from pulseboard.web.access import MemberRequest, member_view
 from pulseboard.web.live import HOME, live_page
-from pulseboard.web.tiles import tiles_for
+from pulseboard.web.tiles import tiles_for, tiles_rendered
 from pulseboard.web.views.teams import board_context, board_page
 
 ORG_BOARD = "org"
@@ -31,7 +31,11 @@ def home(request: MemberRequest) -> HttpResponse:
         team = team_list(org=org).filter(pk=default_id).first()
         if team is not None:
             return board_page(request, team)
-    tiles = tiles_for(org=org, kpis=list(kpi_list_for_home(org=org)), now=clock.now())
+    tiles = tiles_rendered(
+        org,
+        tiles_for(org=org, kpis=list(kpi_list_for_home(org=org)), now=clock.now()),
+        is_org_admin=request.membership.is_admin,
+    )
     has_drafts = (
         not tiles
         and request.membership.is_admin

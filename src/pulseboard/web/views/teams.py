@@ -42,7 +42,7 @@ from pulseboard.web.access import MemberRequest, actor_of, admin_view, member_vi
 from pulseboard.web.forms import add_errors
 from pulseboard.web.live import Board, board_stamp, live_page
 from pulseboard.web.team_forms import ORG_BOARD, BoardForm, TeamForm
-from pulseboard.web.tiles import Tile, tiles_for
+from pulseboard.web.tiles import Tile, tiles_for, tiles_rendered
 
 # A board works best with a handful of headline numbers (DESIGN §7); the note says so.
 BOARD_NOTE_ABOVE = 8
@@ -70,7 +70,11 @@ def board_context(request: MemberRequest, team: Team | None, tiles: list[Tile]) 
 def board_page(request: MemberRequest, team: Team) -> TemplateResponse:
     """``team``'s board; a TemplateResponse, so a live poll can render only the board."""
     org = request.org
-    tiles = tiles_for(org=org, kpis=list(kpi_list_for_home(org=org, team=team)), now=clock.now())
+    tiles = tiles_rendered(
+        org,
+        tiles_for(org=org, kpis=list(kpi_list_for_home(org=org, team=team)), now=clock.now()),
+        is_org_admin=request.membership.is_admin,
+    )
     return TemplateResponse(request, "web/team_board.html", board_context(request, team, tiles))
 
 
