@@ -54,21 +54,30 @@ def rows_insert(model: type[Model], rows: Sequence[Model]) -> None:
         return
     meta = model._meta
     fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
-    table = connection.ops.quote_name(meta.db_table)
+    values_insert(
+        model,
+        [field.name for field in fields],
+        [
+            [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+            for row in rows
+        ],
+    )
+
+
+def values_insert(model: type[Model], names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT ``rows`` of values already adapted for the database, in the order ``names``."""
+    fields = _concrete(model, names)
+    table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(_quoted(field) for field in fields)
-    values = [
-        [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
-        for row in rows
-    ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row_values in values:
-                    copy.write_row(row_values)
+                for row in rows:
+                    copy.write_row(row)
             return
         marks = ", ".join(["%s"] * len(fields))
         sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
-        cursor.executemany(sql, values)
+        cursor.executemany(sql, rows)
 
 
 def rows_update(model: type[Model], names: Sequence[str], rows: Sequence[Model]) -> None:

@@ -25,6 +25,7 @@ from pulseboard.audit.services import audit_event_new, audit_record
 from pulseboard.core import clock
 from pulseboard.core.actors import Actor
 from pulseboard.core.api_input import EARLIEST_OBSERVATION, is_object_id
+from pulseboard.core.bulk_rows import values_insert
 from pulseboard.core.errors import NotFound, ValidationFailed
 from pulseboard.history.importing import ParsedImport, parse_history_csv
 from pulseboard.history.models import KpiHistory
@@ -382,24 +383,10 @@ def _history_insert(rows: Sequence[tuple[Any, ...]]) -> None:
     For an import of 100,000 rows ``bulk_create`` spends about four times longer building
     model instances and SQL than the database spends inserting, and psycopg's
     ``executemany`` still costs a Python round per row (measured with
-    bench/history_import.py): PostgreSQL gets the rows through ``COPY``, SQLite through
-    ``executemany`` (a loop in C). Values are adapted as the ORM adapts them.
+    bench/history_import.py): ``values_insert`` sends them through ``COPY`` on
+    PostgreSQL and ``executemany`` (a loop in C) on SQLite.
     """
-    quote = connection.ops.quote_name
-    meta = KpiHistory._meta
-    column_of = {field.name: str(field.column) for field in meta.concrete_fields}
-    columns = ", ".join(quote(column_of[name]) for name in _INSERT_FIELDS)
-    table = quote(meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
-        # Only the model's own table and column names are spliced in, quoted; values are bound.
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
-        cursor.executemany(sql, rows)
+    values_insert(KpiHistory, _INSERT_FIELDS, rows)
 
 
 def history_import(
