@@ -21,6 +21,7 @@ from pulseboard.history.services import value_record
 from pulseboard.indicators.models import Kpi
 from pulseboard.indicators.services import kpi_spec, kpi_update
 from pulseboard.orgs.models import Membership
+from pulseboard.web.tiles import tile_cache_clear
 
 pytestmark = pytest.mark.django_db
 TREE = reverse("web:tree")
@@ -199,6 +200,7 @@ def test_a_fixed_number_of_queries_whatever_the_number_of_kpis(
         client = Client()
         client.force_login(membership.user)
         client.get(TREE)  # the first request after a login saves the session once
+        tile_cache_clear()  # counted cold: a cached tile turns cold when the minute changes
         with CaptureQueriesContext(connection) as queries:
             response = client.get(TREE)
         assert response.content.decode().count('class="tree-item"') == count
@@ -206,6 +208,7 @@ def test_a_fixed_number_of_queries_whatever_the_number_of_kpis(
     # Session, user, memberships, the KPIs with their sources, one probe of history for the
     # one compare period, and what the KPI cards read beside (scheduled targets): a handful.
     assert counted[3] <= 8
+    tile_cache_clear()
     with django_assert_num_queries(counted[3]):
         client.get(TREE)  # the 30 KPIs again, through pytest-django's own counter
     assert counted[30] == counted[3]
