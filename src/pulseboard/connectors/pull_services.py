@@ -240,7 +240,7 @@ def pull_outcomes_record(
     its sources, one of their KPIs (both ordered by id, and sources before KPIs as
     everywhere else, so concurrent batches cannot deadlock), the targets over time (one
     query per org), one multi-row INSERT each for history, status changes, audit events
-    and attempts, and one UPDATE (a CASE per column) each for the KPIs and the sources
+    and attempts (``core/bulk_rows``), and one UPDATE each for the KPIs and the sources
     (per set of columns written). Every value is judged by the same ``value_plan`` as
     ``value_record``; a refused value (``DomainError``, raised before anything is planned)
     is that item's error, not the batch's. A rolling baseline still costs its own query.
@@ -252,7 +252,7 @@ def pull_outcomes_record(
     records: list[PullRecord] = []
     attempts: list[PullAttempt] = []
     changes: dict[str, dict[str, object]] = {}
-    pruned: list[Source] = []
+    pruned: set[str] = set()  # ids of the sources whose old attempts go
     with transaction.atomic():
         # Lock order Source then Kpi (value_record locks the KPI), as everywhere else.
         current_of = {
@@ -309,7 +309,7 @@ def pull_outcomes_record(
             # Pruning on a sample keeps a DELETE off most pulls; a source holds at most
             # about ATTEMPTS_KEPT + PRUNE_ONE_IN rows; admins see the newest ATTEMPTS_KEPT.
             if PRUNE_ONE_IN <= 1 or secrets.randbelow(PRUNE_ONE_IN) == 0:
-                pruned.append(current)
+                pruned.add(current.pk)
             holds = current.lease_owner == owner or lease_expired(
                 leased_until=current.leased_until, now=now
             )
@@ -363,7 +363,7 @@ def pull_outcomes_record(
             )
         values.save()
         rows_insert(PullAttempt, attempts)
-        _attempts_prune(sorted({source.pk for source in pruned}))
+        _attempts_prune(sorted(pruned))
         _sources_update(changes)
     return records
 
@@ -382,7 +382,7 @@ _SCHEDULE_FIELDS: Final = (
 
 
 def _sources_update(changes: dict[str, dict[str, object]]) -> None:
-    """Set each source's new schedule columns in one UPDATE (a CASE per column)."""
+    """Set each source's new schedule columns: one UPDATE per set of columns written."""
     if not changes:
         return
     rows = []

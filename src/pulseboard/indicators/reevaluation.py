@@ -31,12 +31,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from pulseboard.audit.actions import Action
 from pulseboard.audit.models import AuditEvent
 from pulseboard.audit.services import audit_event_new, audit_record_many
 from pulseboard.core.actors import Actor
+from pulseboard.core.bulk_rows import rows_update
 from pulseboard.indicators.durations import DurationError, parse_duration
 from pulseboard.indicators.evaluation import (
     UNREAD,
@@ -259,37 +260,14 @@ def reevaluate_due(*, now: datetime, limit: int = DEFAULT_BATCH) -> PassOutcome:
 
 def _write_back(kpis: list[Kpi]) -> None:
     """Save ``status``, ``status_since``, ``reevaluate_at`` and ``updated_at`` of ``kpis``
-    in one ``UPDATE … FROM (VALUES …)`` (PostgreSQL, SQLite 3.33+).
+    in one statement (``core/bulk_rows.rows_update``).
 
     ``bulk_update`` would do the same with a ``CASE`` per column, whose building in
     Python cost more than all the pass's SQL (docs/performance.md). ``updated_at`` is
     written as it stands in memory: moved by the pass only when the status or the stale
     mark changed (``auto_now`` does not apply here).
     """
-    ops = connection.ops
-    qn = ops.quote_name
-    cast = "::timestamptz" if connection.vendor == "postgresql" else ""
-    params: list[str | datetime | None] = []
-    for kpi in kpis:
-        params += [
-            kpi.pk,
-            kpi.status,
-            ops.adapt_datetimefield_value(kpi.status_since),
-            ops.adapt_datetimefield_value(kpi.reevaluate_at),
-            ops.adapt_datetimefield_value(kpi.updated_at),
-        ]
-    # The first row's casts type the columns on PostgreSQL (a column of NULLs is text).
-    first = f"(%s, %s, %s{cast}, %s{cast}, %s{cast})"
-    rows = ", ".join([first, *["(%s, %s, %s, %s, %s)"] * (len(kpis) - 1)])
-    table = qn(Kpi._meta.db_table)
-    columns = ("status", "status_since", "reevaluate_at", "updated_at")
-    sets = ", ".join(f"{qn(column)} = v.{qn(column)}" for column in columns)
-    names = ", ".join(qn(column) for column in ("id", *columns))
-    # Only quoted names and placeholders are formatted in; every value is a parameter.
-    where = f"{table}.{qn('id')} = v.{qn('id')}"
-    sql = f"WITH v ({names}) AS (VALUES {rows}) UPDATE {table} SET {sets} FROM v WHERE {where}"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    rows_update(Kpi, ["status", "status_since", "reevaluate_at", "updated_at"], kpis)
 
 
 def reevaluate_all_due(*, now: datetime, batch: int = DEFAULT_BATCH) -> PassOutcome:

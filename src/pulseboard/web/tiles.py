@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from django.template.loader import get_template
 from django.utils.safestring import SafeString, mark_safe
@@ -26,6 +26,8 @@ from pulseboard.indicators.sparkline import WINDOW_DAYS
 from pulseboard.orgs.localization import zone_of
 from pulseboard.orgs.models import Organization
 from pulseboard.web.charts import sparkline
+
+V = TypeVar("V")
 
 # Each status has its own word and its own icon shape, so colour is never the only cue.
 STATUS_TEXT = {
@@ -95,7 +97,8 @@ def tiles_for(
     newest = newest_in_window(org=org, kpis=kpis, now=now) if notes and kpis else {}
     zone = zone_of(org.timezone)
     stamps = {kpi.pk: _tile_stamp(org, kpi, now=now, sparklines=sparklines) for kpi in kpis}
-    built = {pk: part for pk in stamps if (part := _cached(org.pk, pk, stamps[pk])) is not None}
+    cached = {pk: tile_parts.get((org.pk, pk), stamps[pk]) for pk in stamps}
+    built = {pk: part for pk, part in cached.items() if part is not None}
     missing = [kpi for kpi in kpis if kpi.pk not in built]
     if missing:
         for card in kpi_cards(org=org, kpis=missing, now=now, sparklines=sparklines):
@@ -109,7 +112,7 @@ def tiles_for(
                     card.kpi.status_since, now=now, zone=zone, locale=org.locale
                 ),
             )
-            _remember(org.pk, card.kpi.pk, stamps[card.kpi.pk], part)
+            tile_parts.put((org.pk, card.kpi.pk), stamps[card.kpi.pk], part)
             built[card.kpi.pk] = part
     return [
         Tile(
@@ -153,8 +156,39 @@ class _TilePart:
     status_since_text: str
 
 
-_tiles: OrderedDict[tuple[int, str], tuple[tuple[object, ...], _TilePart]] = OrderedDict()
-_tiles_lock = threading.Lock()
+class _StampedCache(Generic[V]):
+    """Per (org, KPI): the newest value and the stamp it was made from; LRU, thread-safe.
+
+    A lookup with another stamp is a miss (the entry is replaced on the next ``put``).
+    ``size`` 0 keeps nothing (``bench/home_scale.py --no-tile-cache``).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[int, str], tuple[tuple[object, ...], V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, slot: tuple[int, str], stamp: tuple[object, ...]) -> V | None:
+        with self._lock:
+            entry = self._entries.get(slot)
+            if entry is None or entry[0] != stamp:
+                return None
+            self._entries.move_to_end(slot)
+            return entry[1]
+
+    def put(self, slot: tuple[int, str], stamp: tuple[object, ...], value: V) -> None:
+        with self._lock:
+            self._entries[slot] = (stamp, value)
+            self._entries.move_to_end(slot)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+tile_parts: _StampedCache[_TilePart] = _StampedCache(MAX_TILES)
 
 
 def _tile_stamp(
@@ -177,29 +211,10 @@ def _tile_stamp(
     return (kpi.updated_at, pulled, org.locale, org.timezone, minute, sparklines)
 
 
-def _cached(org_id: int, kpi_id: str, stamp: tuple[object, ...]) -> _TilePart | None:
-    with _tiles_lock:
-        entry = _tiles.get((org_id, kpi_id))
-        if entry is None or entry[0] != stamp:
-            return None
-        _tiles.move_to_end((org_id, kpi_id))
-        return entry[1]
-
-
-def _remember(org_id: int, kpi_id: str, stamp: tuple[object, ...], part: _TilePart) -> None:
-    with _tiles_lock:
-        _tiles[(org_id, kpi_id)] = (stamp, part)
-        _tiles.move_to_end((org_id, kpi_id))
-        while len(_tiles) > MAX_TILES:
-            _tiles.popitem(last=False)
-
-
 def tile_cache_clear() -> None:
     """Forget every cached tile (tests that count a page's queries from cold)."""
-    with _tiles_lock:
-        _tiles.clear()
-    with _rendered_lock:
-        _rendered.clear()
+    tile_parts.clear()
+    rendered_tiles.clear()
 
 
 # --- rendered board tiles -------------------------------------------------------------------
@@ -214,8 +229,7 @@ def tile_cache_clear() -> None:
 
 BOARD_TILE: Final = "web/home.html#tile"
 MAX_RENDERED: Final = 5_000
-_rendered: OrderedDict[tuple[int, str], tuple[tuple[object, ...], SafeString]] = OrderedDict()
-_rendered_lock = threading.Lock()
+rendered_tiles: _StampedCache[SafeString] = _StampedCache(MAX_RENDERED)
 
 
 def _rendered_key(tile: Tile, *, is_org_admin: bool) -> tuple[object, ...]:
@@ -241,22 +255,14 @@ def tiles_rendered(org: Organization, tiles: list[Tile], *, is_org_admin: bool) 
     done = []
     for tile in tiles:
         key, slot = _rendered_key(tile, is_org_admin=is_org_admin), (org.pk, tile.kpi.pk)
-        with _rendered_lock:
-            entry = _rendered.get(slot)
-            if entry is not None and entry[0] == key:
-                _rendered.move_to_end(slot)
-        if entry is None or entry[0] != key:
+        html = rendered_tiles.get(slot, key)
+        if html is None:
             # The partial takes only these names; the page's other context is not used.
             html = mark_safe(  # noqa: S308 - rendered by the autoescaping template engine
                 template.render({"tile": tile, "is_org_admin": is_org_admin, "editing": False})
             )
-            entry = (key, html)
-            with _rendered_lock:
-                _rendered[slot] = entry
-                _rendered.move_to_end(slot)
-                while len(_rendered) > MAX_RENDERED:
-                    _rendered.popitem(last=False)
-        done.append(replace(tile, html=entry[1]))
+            rendered_tiles.put(slot, key, html)
+        done.append(replace(tile, html=html))
     return done
 
 
