@@ -129,3 +129,18 @@ def test_nothing_to_write_is_no_statement(django_assert_num_queries: object) -> 
         rows_insert(KpiHistory, [])
         rows_update(Source, ["last_error"], [])
         rows_update(Source, [], [Source(pk="x")])
+
+
+def test_an_update_larger_than_one_statement_s_parameters_is_written_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A tiny parameter limit splits the SQLite statement; PostgreSQL sends arrays anyway.
+    monkeypatch.setattr("pulseboard.core.bulk_rows._sqlite_parameter_limit", lambda: 5)
+    kpis = [KpiFactory(source="https_get") for _ in range(4)]
+    sources = list(Source.objects.filter(kpi__in=kpis))
+    for index, source in enumerate(sources):
+        source.consecutive_failures = 10 + index
+    rows_update(Source, ["consecutive_failures"], sources)
+    assert sorted(
+        Source.objects.filter(kpi__in=kpis).values_list("consecutive_failures", flat=True)
+    ) == [10, 11, 12, 13]
