@@ -51,10 +51,21 @@ def test_home_shows_a_webhook_value_without_navigation(live_server: Any, page: P
     assert csp.violations == []
 
 
-def _metrics(cdp: Any) -> dict[str, float]:
-    cdp.send("HeapProfiler.collectGarbage")
-    found = cdp.send("Performance.getMetrics")["metrics"]
-    return {m["name"]: m["value"] for m in found}
+def _metrics(page: Page, cdp: Any, samples: int = 4) -> dict[str, float]:
+    """Each metric's lowest value over a few garbage-collected samples 300 ms apart.
+
+    A swap in flight holds the parsed new board and the old one together for a moment
+    (htmx's settle delay), so one sample can catch two boards' nodes (seen once on CI:
+    387 -> 751 nodes). That is not a leak; a leak stays in every sample.
+    """
+    lowest: dict[str, float] = {}
+    for n in range(samples):
+        if n:
+            page.wait_for_timeout(300)
+        cdp.send("HeapProfiler.collectGarbage")
+        for m in cdp.send("Performance.getMetrics")["metrics"]:
+            lowest[m["name"]] = min(lowest.get(m["name"], m["value"]), m["value"])
+    return lowest
 
 
 def test_tv_board_stays_flat_over_many_refreshes(live_server: Any, page: Page) -> None:
@@ -90,8 +101,8 @@ def test_tv_board_stays_flat_over_many_refreshes(live_server: Any, page: Page) -
             f"{value}.0", timeout=10_000
         )
         if cycle == WARM_UP:
-            baseline = _metrics(cdp)
-    final = _metrics(cdp)
+            baseline = _metrics(page, cdp)
+    final = _metrics(page, cdp)
     # Every cycle replaced the board (a new value each time), and nothing piled up.
     assert final["Nodes"] <= baseline["Nodes"] * 1.05 + 20, (baseline["Nodes"], final["Nodes"])
     assert final["JSEventListeners"] <= baseline["JSEventListeners"] + 5
