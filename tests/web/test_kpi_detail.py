@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from tests.factories import KpiFactory, MembershipFactory
@@ -98,15 +99,17 @@ def test_many_points_are_charted_as_daily_averages(
 ) -> None:
     monkeypatch.setattr(kpi_detail, "RAW_POINTS_LIMIT", 3)
     kpi = KpiFactory(org=admin.org, threshold=1)
-    for hours in range(10):
-        value_record(
-            kpi=kpi,
-            value=1.0 + hours,
-            observed_at=clock.now() - timedelta(days=hours // 4, hours=hours % 4),
-            source="api",
-            actor=Actor.system(),
-        )
-    body = page(member_client, kpi)
+    # At noon, four points an hour apart stay on one day (just after midnight they did not).
+    with time_machine.travel(clock.now().replace(hour=12, minute=0), tick=False):
+        for hours in range(10):
+            value_record(
+                kpi=kpi,
+                value=1.0 + hours,
+                observed_at=clock.now() - timedelta(days=hours // 4, hours=hours % 4),
+                source="api",
+                actor=Actor.system(),
+            )
+        body = page(member_client, kpi)
     points = body.split('class="chart-line" points="')[1].split('"')[0].split()
     assert len(points) == 3  # one per day
 
