@@ -1,11 +1,13 @@
-"""Benchmark: one worker refreshes 10,000 due https_get sources.
+"""Benchmark: one worker (or ``--workers N``) refreshes 10,000 due https_get sources.
 
 The same local HTTPS server (its own process, trustme certificate) is first
 read by a bare aiohttp loop with the same concurrency (the baseline), then by
-``pulseboard worker --once``. Reported: throughput of both and their ratio, the
-worker's peak RSS, and the lag from due to pulled (p50/p99).
+``pulseboard worker --once`` (``--workers N``: N of them started together, sharing
+the due sources through ``SKIP LOCKED`` claims). Reported: throughput of both and
+their ratio, the workers' peak RSS (the highest of any one), their CPU per pull, and
+the lag from due to pulled (p50/p99).
 
-    python bench/poll_cycle.py --db postgresql --sources 10000
+    python bench/poll_cycle.py --db postgresql --sources 10000 [--workers 2]
 """
 
 from __future__ import annotations
@@ -145,42 +147,54 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_worker(
-    env: dict[str, str], concurrency: int, sources: int, profile: str | None = None
+def run_workers(
+    env: dict[str, str],
+    concurrency: int,
+    workers: int = 1,
+    profile: str | None = None,
 ) -> tuple[float, float, float]:
-    # --profile: the same worker under pyinstrument (its text report to that file).
+    """Start ``workers`` copies of ``pulseboard worker --once`` together; wait for all of them.
+
+    Returns the wall time until the last one exits, the highest peak RSS of any one
+    of them, and their CPU time (user + system) summed.
+    """
+    # --profile: the worker under pyinstrument (its text report to that file).
     profiler = (
         [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", profile, "--show-all"]
         if profile
         else []
     )
-    worker = subprocess.Popen(
-        [
-            *profiler,
-            str(Path(sys.executable).parent / "pulseboard"),
-            "worker",
-            "--once",
-            "--concurrency",
-            str(concurrency),
-        ],
-        env=env,
-    )
+    command = [
+        *profiler,
+        str(Path(sys.executable).parent / "pulseboard"),
+        "worker",
+        "--once",
+        "--concurrency",
+        str(concurrency),
+    ]
     start = time.perf_counter()
+    running = {p.pid: p for p in (subprocess.Popen(command, env=env) for _ in range(workers))}
     peak = 0.0
-    while True:
-        # wait4, not Popen.poll: it also returns the worker's CPU time (less noisy than
-        # wall time on a shared machine: the worker is CPU-bound, see docs/performance.md).
-        pid, status, usage = os.wait4(worker.pid, os.WNOHANG)
-        if pid:
-            break
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            peak = max(peak, peak_rss_mb(worker.pid))
+    cpu = 0.0
+    failures: list[int] = []
+    while running:
+        for pid in list(running):
+            # wait4, not Popen.poll: it also returns the worker's CPU time (less noisy
+            # than wall time on a shared machine: the worker is CPU-bound).
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                running.pop(pid)
+                cpu += usage.ru_utime + usage.ru_stime
+                if os.waitstatus_to_exitcode(status) != 0:
+                    failures.append(os.waitstatus_to_exitcode(status))
+                continue
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                peak = max(peak, peak_rss_mb(pid))
         time.sleep(0.2)
     elapsed = time.perf_counter() - start
-    worker.returncode = os.waitstatus_to_exitcode(status)
-    if worker.returncode != 0:
-        raise RuntimeError(f"worker exited with {worker.returncode}")
-    return elapsed, peak, usage.ru_utime + usage.ru_stime
+    if failures:
+        raise RuntimeError(f"worker exited with {failures}")
+    return elapsed, peak, cpu
 
 
 def main() -> None:
@@ -190,7 +204,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--json", help="write the figures as JSON to this file")
     parser.add_argument("--profile", help="run the worker under pyinstrument; report to this file")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes started together (PostgreSQL: they share the sources by SKIP LOCKED)",
+    )
     args = parser.parse_args()
+    if args.workers < 1 or (args.workers > 1 and args.db != "postgresql"):
+        parser.error("--workers above 1 needs --db postgresql (SQLite runs one worker)")
     work = Path(tempfile.mkdtemp(prefix="pb-bench-poll-"))
     ca, cert, key = certificates(work)
     port = free_port()
@@ -207,8 +229,8 @@ def main() -> None:
         urls = [f"{base_url}/v/{n}" for n in range(args.sources)]
         asyncio.run(bare_loop(urls[:500], ca, args.concurrency))
         bare_seconds = asyncio.run(bare_loop(urls, ca, args.concurrency))
-        worker_seconds, peak, worker_cpu = run_worker(
-            env, args.concurrency, args.sources, args.profile
+        worker_seconds, peak, worker_cpu = run_workers(
+            env, args.concurrency, args.workers, args.profile
         )
     finally:
         server.terminate()
@@ -224,12 +246,13 @@ def main() -> None:
     bare_rate = args.sources / bare_seconds
     worker_rate = len(pulled) / worker_seconds
     print_table(
-        f"Poll cycle on {args.db}: {args.sources:,} https_get sources, concurrency {args.concurrency}",
+        f"Poll cycle on {args.db}: {args.sources:,} https_get sources, concurrency {args.concurrency}"
+        f" per worker, {args.workers} worker process(es)",
         ["client", "seconds", "pulls/s", "x bare", "peak RSS MB", "ok", "failed"],
         [
             ["bare aiohttp loop", bare_seconds, bare_rate, "1.00", "-", args.sources, 0],
             [
-                "pulseboard worker",
+                f"pulseboard worker x {args.workers}",
                 worker_seconds,
                 worker_rate,
                 f"{worker_rate / bare_rate:.2f}",
@@ -244,13 +267,15 @@ def main() -> None:
     )
     cpu_ms = 1000 * worker_cpu / max(len(pulled), 1)
     print(
-        f"  worker CPU (user + system, start-up included): {worker_cpu:.1f} s, {cpu_ms:.2f} ms per pull"
+        f"  worker CPU (user + system, start-up included, all workers): {worker_cpu:.1f} s,"
+        f" {cpu_ms:.2f} ms per pull"
     )
     if args.json:
         Path(args.json).write_text(
             json.dumps(
                 {
                     "db": args.db,
+                    "workers": args.workers,
                     "bare_rate": bare_rate,
                     "worker_rate": worker_rate,
                     "ratio": worker_rate / bare_rate,
