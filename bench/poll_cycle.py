@@ -183,10 +183,12 @@ def run_workers(
             # than wall time on a shared machine: the worker is CPU-bound).
             done, status, usage = os.wait4(pid, os.WNOHANG)
             if done:
-                running.pop(pid)
+                # Reaped here, so tell Popen (it would warn the child is still running).
+                worker = running.pop(pid)
+                worker.returncode = os.waitstatus_to_exitcode(status)
                 cpu += usage.ru_utime + usage.ru_stime
-                if os.waitstatus_to_exitcode(status) != 0:
-                    failures.append(os.waitstatus_to_exitcode(status))
+                if worker.returncode != 0:
+                    failures.append(worker.returncode)
                 continue
             with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                 peak = max(peak, peak_rss_mb(pid))
@@ -234,6 +236,7 @@ def main() -> None:
         )
     finally:
         server.terminate()
+        server.wait(timeout=10)
     from pulseboard.connectors.models import Source
 
     pulled = list(

@@ -48,6 +48,7 @@ def main() -> None:
         run(args)
     finally:
         server.terminate()
+        server.wait(timeout=10)
         from django.db import connections
 
         connections.close_all()
